@@ -1,0 +1,24 @@
+# The two commands of the README. Both set everything up first (tools/setup.sh, idempotent).
+.PHONY: run test test-fast setup lab clean
+
+setup:
+	@bash tools/setup.sh
+
+# Main job: a tiny SDAS search on the CPU with the embedded digits (the notebooks issue turns
+# this into executing every notebook and writing figures/).
+run: setup
+	.venv/bin/python -m sdas_lib search --preset tiny --schedule C --seed 0 --out runs/tiny-C --force
+
+# The whole test suite, slow tests included.
+test: setup
+	.venv/bin/python -m pytest -q
+
+# Inner loop: everything but the slow end-to-end tests.
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow"
+
+lab: setup
+	.venv/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf runs .pytest_cache

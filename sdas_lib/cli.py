@@ -1,0 +1,119 @@
+"""Command line: ``python -m sdas_lib {search,count} ...`` (``sdas`` when installed).
+
+Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch_lr 0.01``; dashes work too).
+Bad input prints one ``error: ...`` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Sequence
+
+from .errors import SdasError
+
+
+def _add_preset_flags(parser: argparse.ArgumentParser, preset_cls) -> None:
+    from .presets import preset_fields
+
+    group = parser.add_argument_group("preset overrides (default: the preset's value)")
+    for f in preset_fields(preset_cls):
+        flags = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+        if f.type in (bool, "bool"):
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            group.add_argument(*flags, dest=f.name, type=typ, default=None, metavar=f.name.upper())
+
+
+def _overrides(args: argparse.Namespace, preset_cls) -> dict:
+    from .presets import preset_fields
+
+    return {f.name: getattr(args, f.name) for f in preset_fields(preset_cls) if getattr(args, f.name) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .presets import SearchPreset
+
+    parser = argparse.ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("search", help="run an SDAS (schedule A/B/C) or DAS search")
+    s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits) or paper (CIFAR10)")
+    s.add_argument("--schedule", default="A", help="A, B, C (SDAS) or das (all decisions at the end)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="run folder for genotype.json, decisions.json, metrics.csv")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    s.add_argument("--force", action="store_true", help="replace the run already in --out")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_preset_flags(s, SearchPreset)
+
+    c = sub.add_parser("count", help="number of valid architectures of a search space (Table 1)")
+    c.add_argument("--op-set", default="o2d")
+    c.add_argument("--n-nodes", type=int, default=4)
+    c.add_argument("--k", type=int, default=2)
+    c.add_argument("--history", help="a run's decisions.json: also print the count after each decision")
+    return parser
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .presets import SearchPreset, get_preset, override
+    from .search import Searcher
+
+    preset = override(get_preset(args.preset), **_overrides(args, SearchPreset))
+    searcher = Searcher(
+        preset, args.schedule, args.seed, device=args.device, out_dir=args.out, resume=args.resume,
+        force=args.force, progress=not args.no_progress,
+    )
+    searcher.run()
+    return 0
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    from .discretization import DiscretizationState, count_cell_architectures, count_valid_architectures
+    from .space import SearchSpace
+
+    space = SearchSpace(args.op_set, n_nodes=args.n_nodes, k=args.k)
+    state = DiscretizationState(space)
+    print(space)
+    for ct in space.cell_type_names:
+        n = count_cell_architectures(state, ct)
+        print(f"  one {ct} cell: {n:,} ({n:.3g}) valid architectures")
+    total = count_valid_architectures(state)
+    print(f"  {' + '.join(space.cell_type_names)} together: {total:,} ({total:.3g})")
+    print(f"  one-step decisions to make: M = {space.total_decisions}")
+    if args.history:
+        from .search import load_history
+
+        doc, decisions = load_history(args.history)
+        if doc.get("op_set", space.op_set) != space.op_set or tuple(doc.get("cell_types", space.cell_type_names)) != space.cell_type_names:
+            raise SdasError(f"{args.history!r} is a history of another search space; pass the matching --op-set")
+        print(f"\nafter each decision of {args.history} (schedule {doc.get('schedule')}, T={doc.get('T')}):")
+        print(f"{'step':>4} {'t/T':>6}  {'decision':<44} valid architectures")
+        for d in decisions:
+            state.apply(d)
+            where = f"{d.cell_type} " + (f"edge {d.edge[0]}->{d.edge[1]} {d.choice}" if d.kind == "edge" else f"node {d.node} keeps {d.choice}")
+            print(f"{d.step + 1:>4} {d.iteration / doc['T']:>6.3f}  {where:<44} {count_valid_architectures(state):.4g}")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "count": cmd_count}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SdasError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept: run the same command with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Data sets and deterministic, resumable batching.
+
+The embedded default is scikit-learn's handwritten digits: 1,797 real 8×8 scans shipped inside
+scikit-learn, split 80/20 (stratified, fixed seed) into train and test, resized to the preset's
+resolution and repeated to 3 channels. Real data sets (CIFAR10 through torchvision, ImageNet as
+an ImageFolder tree) are read from ``data_root`` when the user has them.
+
+Every run says which data set it used: :attr:`ImageData.description` goes into the log and the
+run's config.json.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from .errors import SdasError, choices
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ImageData:
+    """A train/test pair of image classification data sets plus what a network needs to know."""
+
+    name: str
+    description: str  # says which data set a run actually used
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    in_channels: int
+    resolution: int
+
+    @property
+    def in_memory(self) -> bool:
+        return isinstance(self.train, TensorDataset)
+
+
+def load_digits_data(resolution: int = 16, test_fraction: float = 0.2, seed: int = 0) -> ImageData:
+    """scikit-learn's digits as normalized (N, 3, R, R) float tensors; 1,437 train / 360 test."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (N, 8, 8) in [0, 1]
+    labels = torch.tensor(digits.target, dtype=torch.long)
+    idx_train, idx_test = train_test_split(
+        list(range(len(labels))), test_size=test_fraction, random_state=seed, stratify=digits.target
+    )
+    x = F.interpolate(images[:, None], size=(resolution, resolution), mode="bilinear", align_corners=False)
+    mean, std = x[idx_train].mean(), x[idx_train].std()
+    x = ((x - mean) / std).repeat(1, 3, 1, 1).contiguous()  # (N, 3, R, R)
+    return ImageData(
+        name="digits",
+        description=(
+            f"digits (scikit-learn handwritten digits, embedded; {len(idx_train)} train / "
+            f"{len(idx_test)} test, 8x8 resized to {resolution}x{resolution}, 10 classes)"
+        ),
+        train=TensorDataset(x[idx_train], labels[idx_train]),
+        test=TensorDataset(x[idx_test], labels[idx_test]),
+        num_classes=10,
+        in_channels=3,
+        resolution=resolution,
+    )
+
+
+def cifar10_transforms(train: bool, cutout: int = 0):
+    """§5.2: random 32×32 crop of the 4-pixel-padded image, horizontal flip, normalization."""
+    import torchvision.transforms as T
+
+    steps = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if train else []
+    steps += [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]
+    if train and cutout > 0:
+        steps.append(Cutout(cutout))
+    return T.Compose(steps)
+
+
+def load_cifar10_data(root: str | os.PathLike = "data", download: bool = True, cutout: int = 0) -> ImageData:
+    """torchvision's CIFAR10 from ``root/cifar-10-batches-py`` (downloaded there when online)."""
+    import torchvision
+
+    root = Path(root)
+    folder = root / "cifar-10-batches-py"
+    try:
+        if download and not folder.is_dir():
+            root.mkdir(parents=True, exist_ok=True)
+        train = torchvision.datasets.CIFAR10(str(root), train=True, transform=cifar10_transforms(True, cutout), download=download and not folder.is_dir())
+        test = torchvision.datasets.CIFAR10(str(root), train=False, transform=cifar10_transforms(False))
+    except (RuntimeError, OSError) as err:
+        raise SdasError(
+            f"CIFAR10 not found in {str(folder)!r} ({type(err).__name__}: {err}). Expected layout: "
+            f"{folder}/data_batch_1..5, test_batch, batches.meta (the python pickle version). "
+            f"Download {CIFAR10_URL} and extract it into {str(root)!r}, or pass --data-root DIR"
+        ) from None
+    return ImageData(
+        name="cifar10",
+        description=f"cifar10 (torchvision, {folder}; {len(train)} train / {len(test)} test, 32x32, 10 classes)",
+        train=train, test=test, num_classes=10, in_channels=3, resolution=32,
+    )
+
+
+def load_imagenet_data(root: str | os.PathLike, resolution: int = 224) -> ImageData:
+    """An ImageFolder tree ``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (§5.2 transforms)."""
+    import torchvision
+    import torchvision.transforms as T
+
+    root = Path(root)
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            raise SdasError(
+                f"ImageNet folder {str(root / split)!r} is missing. Expected layout: "
+                f"{root}/train/<class>/<image> and {root}/val/<class>/<image>; pass --data-root DIR"
+            )
+    norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+    short = round(resolution * 256 / 224)
+    train_tf = T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+    test_tf = T.Compose([T.Resize(short), T.CenterCrop(resolution), T.ToTensor(), norm])
+    try:
+        train = torchvision.datasets.ImageFolder(str(root / "train"), transform=train_tf)
+        test = torchvision.datasets.ImageFolder(str(root / "val"), transform=test_tf)
+    except (FileNotFoundError, RuntimeError) as err:
+        raise SdasError(f"cannot read ImageNet from {str(root)!r}: {err}") from None
+    return ImageData(
+        name="imagenet",
+        description=f"imagenet (ImageFolder {root}; {len(train)} train / {len(test)} val, {len(train.classes)} classes)",
+        train=train, test=test, num_classes=len(train.classes), in_channels=3, resolution=resolution,
+    )
+
+
+DATASETS = ("digits", "cifar10", "imagenet")
+
+
+def load_image_data(name: str, root: str | os.PathLike = "data", resolution: int | None = None, cutout: int = 0) -> ImageData:
+    """Load a data set by name: ``digits`` (embedded default), ``cifar10`` or ``imagenet``."""
+    if name == "digits":
+        return load_digits_data(resolution or 16)
+    if name == "cifar10":
+        return load_cifar10_data(root, cutout=cutout)
+    if name == "imagenet":
+        return load_imagenet_data(root, resolution or 224)
+    raise SdasError(f"unknown data set {name!r}; choose one of: {choices(DATASETS)}")
+
+
+class Cutout:
+    """Zero a random size×size square of a (C, H, W) tensor (DARTS' cutout; retraining only)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        cy, cx = int(torch.randint(h, ())), int(torch.randint(w, ()))
+        y0, y1 = max(0, cy - self.size // 2), min(h, cy + self.size // 2)
+        x0, x1 = max(0, cx - self.size // 2), min(w, cx + self.size // 2)
+        img = img.clone()
+        img[..., y0:y1, x0:x1] = 0
+        return img
+
+
+def split_indices(n: int, portion: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic random split of range(n) into two parts (w-train, α/β-val in a search)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    cut = int(n * portion)
+    return sorted(perm[:cut]), sorted(perm[cut:])
+
+
+class EpochBatches:
+    """Deterministic, resumable mini-batches over ``indices`` of ``dataset``.
+
+    Epoch e visits the indices in a permutation seeded by (seed, e) and drops the last partial
+    batch, so the batch at (epoch, position) is known without replaying anything: a resumed run
+    continues with exactly the batches it would have seen.
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int], batch_size: int, seed: int, num_workers: int = 0, what: str = "split"):
+        if batch_size > len(indices):
+            raise SdasError(
+                f"batch size {batch_size} is larger than the {what} ({len(indices)} samples); "
+                f"lower --batch_size to at most {len(indices)}"
+            )
+        self.dataset = dataset
+        self.indices = torch.as_tensor(list(indices), dtype=torch.long)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_workers = num_workers
+
+    def __len__(self) -> int:
+        return len(self.indices) // self.batch_size
+
+    def order(self, epoch: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        perm = self.indices[torch.randperm(len(self.indices), generator=g)]
+        B = self.batch_size
+        return [perm[b * B : (b + 1) * B] for b in range(len(self))]
+
+    def iterate(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        batches = self.order(epoch)[start:]
+        if isinstance(self.dataset, TensorDataset):
+            x, y = self.dataset.tensors
+            for idx in batches:
+                yield x[idx], y[idx]
+            return
+        loader = DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches], num_workers=self.num_workers)
+        yield from loader
+
+
+def iterate_dataset(dataset: Dataset, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """All of ``dataset`` in order, for evaluation."""
+    if isinstance(dataset, TensorDataset):
+        x, y = dataset.tensors
+        for b in range(0, len(y), batch_size):
+            yield x[b : b + batch_size], y[b : b + batch_size]
+        return
+    yield from DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)

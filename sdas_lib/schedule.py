@@ -1,0 +1,71 @@
+"""Discretization schedules (paper §3.2, Fig. 4): how many one-step decisions M_t by iteration t.
+
+With T iterations and M decisions in all (t counts mini-batches, 0..T):
+- A: M_t = ⌊M·t/T⌋                 (linear)
+- B: M_t = ⌊M·(t/T)^4⌋             (late: most decisions near the end)
+- C: M_t = ⌊M·(1 − (1 − t/T)^4)⌋   (early)
+- das: 0 until t = T, then M        (the DAS/DARTS baseline: everything at once after training)
+
+After the α/β step of iteration t the search makes M_t − (decisions so far) decisions, highest
+priority first. A consequence of the floor (NOTES.md): M_t reaches M only at t = T, so the last
+decision comes after the last weight step. Schedule C makes its 35th of 36 decisions at about
+t/T = 0.59 and then carries one undecided node to the end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from .errors import SdasError, choices
+
+Schedule = Callable[[int, int, int], int]
+
+
+def _check(t: int, T: int) -> float:
+    if T <= 0:
+        raise SdasError(f"a schedule needs T >= 1 iterations, got T={T}")
+    if not 0 <= t <= T:
+        raise SdasError(f"iteration t={t} is outside 0..T={T}")
+    return t / T
+
+
+def _floor(x: float) -> int:
+    # Guard against 0.9999999 from float powers: M·x is an exact integer when x is 1.
+    return math.floor(x + 1e-9)
+
+
+def schedule_a(t: int, T: int, M: int) -> int:
+    """Schedule A: M_t = ⌊M·t/T⌋."""
+    return _floor(M * _check(t, T))
+
+
+def schedule_b(t: int, T: int, M: int) -> int:
+    """Schedule B: M_t = ⌊M·(t/T)^4⌋."""
+    return _floor(M * _check(t, T) ** 4)
+
+
+def schedule_c(t: int, T: int, M: int) -> int:
+    """Schedule C: M_t = ⌊M·(1 − (1 − t/T)^4)⌋."""
+    return _floor(M * (1 - (1 - _check(t, T)) ** 4))
+
+
+def schedule_das(t: int, T: int, M: int) -> int:
+    """DAS: nothing is decided until the last iteration, then all M decisions at once."""
+    return M if _check(t, T) == 1 else 0
+
+
+SCHEDULES: dict[str, Schedule] = {"A": schedule_a, "B": schedule_b, "C": schedule_c, "das": schedule_das}
+
+
+def get_schedule(name: str) -> Schedule:
+    key = {"a": "A", "b": "B", "c": "C", "das": "das"}.get(str(name).lower())
+    if key is None:
+        raise SdasError(f"unknown schedule {name!r}; choose one of: {choices(SCHEDULES)}")
+    return SCHEDULES[key]
+
+
+def schedule_curve(name: str, T: int, M: int) -> list[int]:
+    """M_t for t = 0..T, ready to plot: ``plt.step(range(T + 1), schedule_curve("C", T, 36))``."""
+    f = get_schedule(name)
+    return [f(t, T, M) for t in range(T + 1)]

@@ -1,0 +1,123 @@
+"""The search space: cell types, the DAG of a cell, and its edge indexing.
+
+A cell (paper §3.1, NOTES.md "Search space") has ``n_inputs`` = 2 input nodes (the outputs of the two
+previous cells) and ``n_nodes`` = 4 intermediate nodes numbered 2..5. Every intermediate node i
+has an incoming edge (j, i) from each j < i, so a cell has 2+3+4+5 = 14 edges. Each node keeps
+``k`` = 2 predecessors in the final architecture. The output concatenates the intermediate nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .errors import SdasError, choices
+from .ops import get_op_set
+
+
+@dataclass(frozen=True)
+class CellType:
+    """A kind of cell with its own α/β: its name and the stride of the edges that read its inputs.
+
+    ``stride`` is 1 for a normal cell, 2 for an image reduction cell; video cell types use
+    (T, H, W) strides such as (2, 2, 2) for ST-reduction and (1, 2, 2) for S-reduction.
+    """
+
+    name: str
+    stride: int | tuple[int, ...] = 1
+
+    @property
+    def reduction(self) -> bool:
+        return self.stride != 1 and self.stride != (1, 1, 1)
+
+
+NORMAL = CellType("normal", 1)
+REDUCE = CellType("reduce", 2)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Op set + cell types + cell shape. α has shape (n_edges, len(op_set)) per cell type.
+
+    Args:
+        op_set: name of a registered op set (``"o2d"``).
+        cell_types: the cell types in a fixed order (α/β of each are searched together).
+        n_nodes: intermediate nodes per cell.
+        k: predecessors each intermediate node keeps.
+        n_inputs: input nodes per cell.
+    """
+
+    op_set: str = "o2d"
+    cell_types: tuple[CellType, ...] = (NORMAL, REDUCE)
+    n_nodes: int = 4
+    k: int = 2
+    n_inputs: int = 2
+
+    def __post_init__(self):
+        get_op_set(self.op_set)  # raises a clear error for an unknown name
+        if not self.cell_types:
+            raise SdasError("a search space needs at least one cell type")
+        names = [c.name for c in self.cell_types]
+        if len(set(names)) != len(names):
+            raise SdasError(f"cell type names must be unique, got {names}")
+        if self.n_inputs < 1 or self.n_nodes < 1:
+            raise SdasError(
+                f"a cell needs at least one input and one intermediate node "
+                f"(got n_inputs={self.n_inputs}, n_nodes={self.n_nodes})"
+            )
+        if not 1 <= self.k <= self.n_inputs:
+            raise SdasError(
+                f"k={self.k} predecessors per node is impossible: the first intermediate node "
+                f"has only {self.n_inputs} predecessors; choose 1 <= k <= {self.n_inputs}"
+            )
+
+    @cached_property
+    def edges(self) -> tuple[tuple[int, int], ...]:
+        """All edges (j, i), grouped by target node i and ordered by source j: α's row order."""
+        return tuple((j, i) for i in self.node_ids for j in range(i))
+
+    @cached_property
+    def node_ids(self) -> tuple[int, ...]:
+        return tuple(range(self.n_inputs, self.n_inputs + self.n_nodes))
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edges)
+
+    @cached_property
+    def n_ops(self) -> int:
+        return len(get_op_set(self.op_set))
+
+    def incoming(self, node: int) -> tuple[int, ...]:
+        """Edge indices (rows of α) of the edges into intermediate ``node``, ordered by source."""
+        return tuple(e for e, (_, i) in enumerate(self.edges) if i == node)
+
+    @property
+    def cell_type_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.cell_types)
+
+    def cell_type(self, name: str) -> CellType:
+        for c in self.cell_types:
+            if c.name == name:
+                return c
+        raise SdasError(f"unknown cell type {name!r}; this space has {choices(self.cell_type_names)}")
+
+    @property
+    def decisions_per_cell(self) -> int:
+        """E + N one-step discretizations for one cell type."""
+        return self.n_edges + self.n_nodes
+
+    @property
+    def total_decisions(self) -> int:
+        """M = Σ over cell types of (E + N): 36 for the image space (§3.2)."""
+        return len(self.cell_types) * self.decisions_per_cell
+
+    def __repr__(self) -> str:
+        cts = ", ".join(f"{c.name}(stride={c.stride})" for c in self.cell_types)
+        return (
+            f"SearchSpace(op_set={self.op_set!r}, cell_types=[{cts}], n_nodes={self.n_nodes}, "
+            f"k={self.k}, edges={self.n_edges}, M={self.total_decisions})"
+        )
+
+
+IMAGE_SPACE = SearchSpace()

@@ -1,0 +1,269 @@
+"""The search network (supernet): relaxed cells whose edges mix all ops (Eq. 2) until decided.
+
+A decided edge holds and computes only its op (Eq. 4); a decided node drops its other edges and
+sums the kept ones without β (Eq. 1). Pruned ops are deleted, so they cost nothing and their
+weights leave the optimizer (:func:`prune_optimizer`).
+
+Network layout (Fig. 5a, NOTES.md): a 3×3 conv stem with C1 channels, then cells; channels
+double at each reduction cell; C2 = n_nodes × C is the output width of the first cell, where C
+is the per-node width; global average pooling and a linear classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .discretization import DiscretizationState
+from .errors import SdasError, choices
+from .ops import FactorizedReduce, ReLUConvBN, get_op_set
+from .space import SearchSpace
+
+
+def image_layout(K: int) -> list[str]:
+    """Cell types of the image network (Fig. 5a/b): K normal, reduce, K normal, reduce, K normal."""
+    if K < 1:
+        raise SdasError(f"K (normal cells per stage) must be >= 1, got {K}")
+    return ["normal"] * K + ["reduce"] + ["normal"] * K + ["reduce"] + ["normal"] * K
+
+
+class ArchParameters(nn.Module):
+    """α (E, n_ops) and β (E,) for every cell type, shared by all cells of that type; start at 0."""
+
+    def __init__(self, space: SearchSpace):
+        super().__init__()
+        self.space = space
+        E, n_ops = space.n_edges, space.n_ops
+        self.alpha = nn.ParameterDict({c: nn.Parameter(torch.zeros(E, n_ops)) for c in space.cell_type_names})
+        self.beta = nn.ParameterDict({c: nn.Parameter(torch.zeros(E)) for c in space.cell_type_names})
+
+    def as_dicts(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        return dict(self.alpha), dict(self.beta)
+
+    def learnable(self, state: DiscretizationState) -> list[nn.Parameter]:
+        """The α/β tensors that still influence the network: an α with an undecided edge, a β with
+        an undecided node. Decided parts get no gradient and no optimizer step."""
+        out = []
+        for c in self.space.cell_type_names:
+            if len(state.edge_ops[c]) < self.space.n_edges:
+                out.append(self.alpha[c])
+            if not state.cell_complete(c):
+                out.append(self.beta[c])
+        return out
+
+    def freeze_decided(self, state: DiscretizationState, snapshot: Mapping[str, torch.Tensor]) -> None:
+        """Restore the rows of α/β that are no longer used to their values in ``snapshot``.
+
+        Adam's weight decay and momentum would otherwise keep moving them. The paper removes α of a
+        decided edge; restoring them keeps the tensors rectangular while leaving them unchanged.
+        """
+        with torch.no_grad():
+            for c in self.space.cell_type_names:
+                rows = state.frozen_alpha_rows(c)
+                if rows:
+                    self.alpha[c][rows] = snapshot[f"alpha.{c}"][rows]
+                rows = state.frozen_beta_rows(c)
+                if rows:
+                    self.beta[c][rows] = snapshot[f"beta.{c}"][rows]
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.state_dict().items()}
+
+
+class SearchEdge(nn.Module):
+    """Edge (j, i): Σ_o softmax(α)_o · o(x) over the op set (Eq. 2, without β) until decided.
+
+    Search-time ops use BatchNorm without affine parameters, and pooling ops get one too (DARTS).
+    """
+
+    def __init__(self, op_set: str, C: int, stride):
+        super().__init__()
+        ops = get_op_set(op_set)
+        built = {}
+        for name in ops.names:
+            op = ops.build(name, C, stride, affine=False)
+            if ops.kind(name) == "pool":
+                bn = nn.BatchNorm2d(C, affine=False) if ops.ndim == 2 else nn.BatchNorm3d(C, affine=False)
+                op = nn.Sequential(op, bn)
+            built[name] = op
+        self.ops = nn.ModuleDict(built)
+        self.columns = list(range(len(ops)))  # α column of each op still held
+        self.decided = False
+
+    def decide(self, op_name: str) -> list[nn.Parameter]:
+        """Keep only ``op_name``; returns the parameters of the deleted ops."""
+        if self.decided:
+            return []
+        removed = [p for name, op in self.ops.items() if name != op_name for p in op.parameters()]
+        keep = self.ops[op_name]
+        self.ops = nn.ModuleDict({op_name: keep})
+        self.columns = []
+        self.decided = True
+        return removed
+
+    def forward(self, x: torch.Tensor, w: Sequence[torch.Tensor] | None) -> torch.Tensor:
+        if self.decided:
+            return next(iter(self.ops.values()))(x)
+        out = None
+        for col, op in zip(self.columns, self.ops.values()):
+            y = w[col] * op(x)
+            out = y if out is None else out + y
+        return out
+
+
+class SearchCell(nn.Module):
+    """A relaxed cell: node i = Σ_j edge(j, i) (Eq. 2 with β, Eq. 4 once the edge is decided,
+    Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...)."""
+
+    def __init__(self, space: SearchSpace, cell_type: str, C_pp: int, C_p: int, C: int, reduction_prev: bool):
+        super().__init__()
+        self.space = space
+        self.cell_type = cell_type
+        stride = space.cell_type(cell_type).stride
+        self.reduction = space.cell_type(cell_type).reduction
+        self.preprocess0 = FactorizedReduce(C_pp, C, affine=False) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine=False)
+        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=False)
+        self.edges = nn.ModuleDict(
+            {
+                str(e): SearchEdge(space.op_set, C, stride if j < space.n_inputs else 1)
+                for e, (j, _) in enumerate(space.edges)
+            }
+        )
+        self.node_inputs: dict[int, tuple[int, ...]] = {}
+        # (node, [(edge index, source j)]) for the edges still held, refreshed on each decision.
+        self._plan = self._make_plan()
+
+    def _make_plan(self):
+        plan = []
+        for i in self.space.node_ids:
+            plan.append((i, [(e, self.space.edges[e][0]) for e in self.space.incoming(i) if str(e) in self.edges]))
+        return plan
+
+    def sync(self, state: DiscretizationState) -> list[nn.Parameter]:
+        """Prune to ``state``: decided edges keep their op, dropped edges go. Returns removed params."""
+        ops = get_op_set(self.space.op_set)
+        removed: list[nn.Parameter] = []
+        for e, col in state.edge_ops[self.cell_type].items():
+            if str(e) in self.edges:
+                removed += self.edges[str(e)].decide(ops.names[col])
+        for i, kept in state.node_inputs[self.cell_type].items():
+            self.node_inputs[i] = kept
+            for e in self.space.incoming(i):
+                if self.space.edges[e][0] not in kept and str(e) in self.edges:
+                    removed += list(self.edges[str(e)].parameters())
+                    del self.edges[str(e)]
+        self._plan = self._make_plan()
+        return removed
+
+    def forward(self, s0, s1, alpha_w: torch.Tensor | None, beta_w: torch.Tensor | None):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        a_rows = alpha_w.unbind(0) if alpha_w is not None else None
+        b_vals = beta_w.unbind(0) if beta_w is not None else None
+        for i, edges in self._plan:
+            plain = i in self.node_inputs  # decided node: Eq. 1, no β
+            acc = None
+            for e, j in edges:
+                edge = self.edges[str(e)]
+                y = edge(states[j], None if edge.decided else a_rows[e])
+                if not plain:
+                    y = b_vals[e] * y  # Eq. 2 / Eq. 4: scale by sigmoid(β)
+                acc = y if acc is None else acc + y
+            states.append(acc)
+        return torch.cat(states[self.space.n_inputs :], dim=1)
+
+
+class SearchNetwork(nn.Module):
+    """Supernet of Fig. 5a: stem(C1) -> cells in ``layout`` -> global pool -> linear.
+
+    Args:
+        space: the search space (op set, cell types, nodes, k).
+        layout: cell type of each cell in order, e.g. :func:`image_layout` (K).
+        C1: stem output channels.
+        C2: output channels of the first cell (= n_nodes × per-node width C).
+        num_classes: classifier outputs.
+        in_channels: input image channels.
+    """
+
+    def __init__(self, space: SearchSpace, layout: Sequence[str], C1: int, C2: int, num_classes: int, in_channels: int = 3):
+        super().__init__()
+        for name, v in (("C1", C1), ("C2", C2), ("num_classes", num_classes)):
+            if v < 1:
+                raise SdasError(f"{name} must be positive, got {v}")
+        if C2 % space.n_nodes:
+            raise SdasError(
+                f"C2={C2} must be divisible by the {space.n_nodes} intermediate nodes whose outputs "
+                f"the cell concatenates; try C2={space.n_nodes * max(1, round(C2 / space.n_nodes))}"
+            )
+        unknown = sorted(set(layout) - set(space.cell_type_names))
+        if unknown:
+            raise SdasError(f"layout uses cell types {unknown} that the space lacks ({choices(space.cell_type_names)})")
+        if get_op_set(space.op_set).ndim != 2:
+            raise SdasError(f"SearchNetwork is the image network; op set {space.op_set!r} is for video")
+        self.space = space
+        self.layout = list(layout)
+        self.arch = ArchParameters(space)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
+        C = C2 // space.n_nodes
+        C_pp, C_p, reduction_prev = C1, C1, False
+        cells = []
+        for ct in self.layout:
+            reduction = space.cell_type(ct).reduction
+            if reduction:
+                C *= 2
+            if C % 2 and (reduction or reduction_prev):
+                raise SdasError(f"per-node width {C} must be even where a factorized reduction is used; raise C2")
+            cells.append(SearchCell(space, ct, C_pp, C_p, C, reduction_prev))
+            C_pp, C_p, reduction_prev = C_p, space.n_nodes * C, reduction
+        self.cells = nn.ModuleList(cells)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_p, num_classes)
+        self._complete: dict[str, tuple[bool, bool]] = {c: (False, False) for c in space.cell_type_names}
+
+    def weights(self) -> list[nn.Parameter]:
+        """The network weights w (everything but α/β), in a fixed order."""
+        return [p for n, p in self.named_parameters() if not n.startswith("arch.")]
+
+    def sync(self, state: DiscretizationState) -> list[nn.Parameter]:
+        """Apply the discretization state to every cell; returns the weights that were deleted."""
+        removed = []
+        for cell in self.cells:
+            removed += cell.sync(state)
+        self._complete = {
+            c: (len(state.edge_ops[c]) == self.space.n_edges, state.cell_complete(c))
+            for c in self.space.cell_type_names
+        }
+        return removed
+
+    def arch_weights(self, detach: bool) -> dict[str, tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """softmax(α) and sigmoid(β) per cell type, skipping what a finished cell type no longer uses."""
+        out = {}
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
+            for c in self.space.cell_type_names:
+                edges_done, nodes_done = self._complete[c]
+                a = None if edges_done else F.softmax(self.arch.alpha[c], dim=-1)
+                b = None if nodes_done else torch.sigmoid(self.arch.beta[c])
+                out[c] = (a, b)
+        return out
+
+    def forward(self, x: torch.Tensor, detach_arch: bool = False) -> torch.Tensor:
+        """Logits (N, num_classes). ``detach_arch`` for the w step: no gradient flows to α/β."""
+        w = self.arch_weights(detach_arch)
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            a, b = w[cell.cell_type]
+            s0, s1 = s1, cell(s0, s1, a, b)
+        return self.classifier(self.pool(s1).flatten(1))
+
+
+def prune_optimizer(opt: torch.optim.Optimizer, removed: Iterable[nn.Parameter]) -> None:
+    """Drop deleted parameters from ``opt`` in place, keeping the state (momentum) of the rest."""
+    gone = {id(p) for p in removed}
+    if not gone:
+        return
+    for group in opt.param_groups:
+        group["params"] = [p for p in group["params"] if id(p) not in gone]
+    for p in [p for p in opt.state if id(p) in gone]:
+        del opt.state[p]

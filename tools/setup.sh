@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create .venv and install sdas with everything the notebooks and tests need.
+# Idempotent: a second run only checks. Prints how to get Graphviz's `dot` when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+stamp=.venv/.sdas-installed
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing sdas and its dependencies into .venv (torch takes 1-2 minutes)"
+  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: Graphviz's 'dot' is missing; installing Debian's graphviz package"
+    (apt-get install -y -qq graphviz >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq graphviz >/dev/null 2>&1; }) \
+      || echo "setup: could not install graphviz with apt-get"
+  fi
+fi
+if ! command -v dot >/dev/null 2>&1; then
+  echo "setup: WARNING: Graphviz's 'dot' binary is not on PATH; cell diagrams will not render."
+  echo "       Debian/Ubuntu: sudo apt-get install graphviz   macOS: brew install graphviz"
+  echo "       conda: conda env create -f environment.yml (it includes graphviz)"
+fi
