@@ -1,4 +1,4 @@
-"""Command line: ``python -m sdas_lib {search,count} ...`` (``sdas`` when installed).
+"""Command line: ``python -m sdas_lib {search,count,train,summary} ...`` (``sdas`` when installed).
 
 Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch_lr 0.01``; dashes work too).
 Bad input prints one ``error: ...`` line and exits with status 2.
@@ -55,7 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n-nodes", type=int, default=4)
     c.add_argument("--k", type=int, default=2)
     c.add_argument("--history", help="a run's decisions.json: also print the count after each decision")
+
+    _add_train_parser(sub)
+    _add_summary_parser(sub)
     return parser
+
+
+def _add_train_parser(sub) -> None:
+    from .presets import TrainPreset
+
+    t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1)")
+    t.add_argument("--genotype", required=True, help="a genotype.json from a search run, or a reference name (darts_v2)")
+    t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits), paper (CIFAR10, §6.1) or imagenet")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--force", action="store_true", help="replace the run already in --out")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_preset_flags(t, TrainPreset)
+
+
+def _add_summary_parser(sub) -> None:
+    m = sub.add_parser("summary", help="parameters, mult-adds and output shape of an evaluation network")
+    m.add_argument("--genotype", default="darts_v2", help="a genotype.json or a reference name (darts_v2)")
+    m.add_argument("--network", default="cifar", help="registered network structure: cifar or imagenet")
+    m.add_argument("--K", type=int, help="normal cells per stage (default: the network's paper value)")
+    m.add_argument("--C1", type=int, help="stem width (default: the network's paper value)")
+    m.add_argument("--C2", type=int, help="first cell's output width (default: the network's paper value)")
+    m.add_argument("--num-classes", "--num_classes", dest="num_classes", type=int, help="default: 10 cifar, 1000 imagenet")
+    m.add_argument("--resolution", type=int, help="input H = W (default: 32 cifar, 224 imagenet)")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -99,7 +128,54 @@ def cmd_count(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "count": cmd_count}
+def cmd_train(args: argparse.Namespace) -> int:
+    from .presets import TRAIN_PRESETS, TrainPreset, get_preset, override
+    from .train import Trainer
+
+    preset = override(get_preset(args.preset, TRAIN_PRESETS), **_overrides(args, TrainPreset))
+    trainer = Trainer(
+        preset, args.genotype, args.seed, device=args.device, out_dir=args.out, resume=args.resume,
+        force=args.force, progress=not args.no_progress,
+    )
+    result = trainer.run()
+    print(f"test accuracy {result.test_acc:.4f} ({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .complexity import count_mult_adds, count_parameters, human
+    from .evalnet import build_network, get_network
+    from .genotype import resolve_genotype
+
+    spec = get_network(args.network)
+    genotype = resolve_genotype(args.genotype, cell_types=spec.cell_types, k=None)
+    K, C1, C2 = (spec.K if args.K is None else args.K), (spec.C1 if args.C1 is None else args.C1), (spec.C2 if args.C2 is None else args.C2)
+    classes = spec.num_classes if args.num_classes is None else args.num_classes
+    shape = spec.input_shape(spec.resolution if args.resolution is None else args.resolution)
+    net = build_network(args.network, genotype, K=K, C1=C1, C2=C2, num_classes=classes, in_channels=shape[0], auxiliary=True)
+    params, params_aux = count_parameters(net, exclude_auxiliary=True), count_parameters(net, exclude_auxiliary=False)
+    mult_adds = count_mult_adds(net, shape)
+    net.eval()
+    import torch
+
+    with torch.no_grad():
+        out = tuple(net(torch.zeros(1, *shape)).shape)
+    dims = "x".join(map(str, shape))
+    rows = [
+        ("parameters (without auxiliary head)", f"{params:,}", human(params)),
+        ("parameters (with auxiliary head)", f"{params_aux:,}", human(params_aux)),
+        (f"mult-adds, 1x{dims} (conv + linear)", f"{mult_adds:,}", human(mult_adds)),
+        ("output shape", str(out), ""),
+    ]
+    print(f"{args.genotype} in the {spec.name} network: K={K}, C1={C1}, C2={C2}, {classes} classes, {len(net.cells)} cells")
+    print(f"  {spec.description}")
+    w = max(len(r[0]) for r in rows)
+    for label, value, short in rows:
+        print(f"  {label:<{w}}  {value:>15}  {short}")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

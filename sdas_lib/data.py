@@ -83,23 +83,65 @@ def cifar10_transforms(train: bool, cutout: int = 0):
     return T.Compose(steps)
 
 
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether ``url``'s host accepts a connection within ``timeout`` seconds (DNS included).
+
+    Runs in a daemon thread because name resolution has no timeout of its own: offline machines
+    whose resolver hangs still get an answer at once.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+    ok = []
+
+    def probe():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(ok)
+
+
+def _cifar10_missing(root: Path, folder: Path, why: str) -> SdasError:
+    return SdasError(
+        f"CIFAR10 not found in {str(folder)!r} ({why}). Expected layout: "
+        f"{folder}/data_batch_1..5, test_batch, batches.meta (the python pickle version). "
+        f"Download {CIFAR10_URL} and extract it into {str(root)!r}, or pass --data-root DIR"
+    )
+
+
 def load_cifar10_data(root: str | os.PathLike = "data", download: bool = True, cutout: int = 0) -> ImageData:
-    """torchvision's CIFAR10 from ``root/cifar-10-batches-py`` (downloaded there when online)."""
+    """torchvision's CIFAR10 from ``root/cifar-10-batches-py`` (downloaded there when online).
+
+    Offline with no files it fails at once, naming the folder, the layout and the download link.
+
+    Args:
+        root: folder that holds (or will hold) ``cifar-10-batches-py``.
+        download: fetch the archive when the folder is missing and the host is reachable.
+        cutout: side of the cutout square for training images (retraining only; 0 = off).
+    """
     import torchvision
 
     root = Path(root)
     folder = root / "cifar-10-batches-py"
+    fetch = download and not folder.is_dir()
+    if fetch and not _reachable(CIFAR10_URL):
+        raise _cifar10_missing(root, folder, "offline: cannot reach www.cs.toronto.edu to download it")
     try:
-        if download and not folder.is_dir():
+        if fetch:
             root.mkdir(parents=True, exist_ok=True)
-        train = torchvision.datasets.CIFAR10(str(root), train=True, transform=cifar10_transforms(True, cutout), download=download and not folder.is_dir())
+        train = torchvision.datasets.CIFAR10(str(root), train=True, transform=cifar10_transforms(True, cutout), download=fetch)
         test = torchvision.datasets.CIFAR10(str(root), train=False, transform=cifar10_transforms(False))
     except (RuntimeError, OSError) as err:
-        raise SdasError(
-            f"CIFAR10 not found in {str(folder)!r} ({type(err).__name__}: {err}). Expected layout: "
-            f"{folder}/data_batch_1..5, test_batch, batches.meta (the python pickle version). "
-            f"Download {CIFAR10_URL} and extract it into {str(root)!r}, or pass --data-root DIR"
-        ) from None
+        raise _cifar10_missing(root, folder, f"{type(err).__name__}: {err}") from None
     return ImageData(
         name="cifar10",
         description=f"cifar10 (torchvision, {folder}; {len(train)} train / {len(test)} test, 32x32, 10 classes)",
@@ -107,8 +149,12 @@ def load_cifar10_data(root: str | os.PathLike = "data", download: bool = True, c
     )
 
 
-def load_imagenet_data(root: str | os.PathLike, resolution: int = 224) -> ImageData:
-    """An ImageFolder tree ``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (§5.2 transforms)."""
+def load_imagenet_data(root: str | os.PathLike, resolution: int = 224, cutout: int = 0) -> ImageData:
+    """An ImageFolder tree ``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (§5.2 transforms).
+
+    Training images: random resized crop, horizontal flip, normalization (then cutout if > 0);
+    test images: resize the short side to resolution·256/224, center crop, normalization.
+    """
     import torchvision
     import torchvision.transforms as T
 
@@ -121,7 +167,10 @@ def load_imagenet_data(root: str | os.PathLike, resolution: int = 224) -> ImageD
             )
     norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     short = round(resolution * 256 / 224)
-    train_tf = T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+    train_tf = T.Compose(
+        [T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), T.ToTensor(), norm]
+        + ([Cutout(cutout)] if cutout > 0 else [])
+    )
     test_tf = T.Compose([T.Resize(short), T.CenterCrop(resolution), T.ToTensor(), norm])
     try:
         train = torchvision.datasets.ImageFolder(str(root / "train"), transform=train_tf)
@@ -139,13 +188,17 @@ DATASETS = ("digits", "cifar10", "imagenet")
 
 
 def load_image_data(name: str, root: str | os.PathLike = "data", resolution: int | None = None, cutout: int = 0) -> ImageData:
-    """Load a data set by name: ``digits`` (embedded default), ``cifar10`` or ``imagenet``."""
+    """Load a data set by name: ``digits`` (embedded default), ``cifar10`` or ``imagenet``.
+
+    ``cutout`` goes into the training transforms of the file-backed sets; the in-memory digits
+    get it per batch from :func:`cutout_batch` in the retraining loop.
+    """
     if name == "digits":
         return load_digits_data(resolution or 16)
     if name == "cifar10":
         return load_cifar10_data(root, cutout=cutout)
     if name == "imagenet":
-        return load_imagenet_data(root, resolution or 224)
+        return load_imagenet_data(root, resolution or 224, cutout=cutout)
     raise SdasError(f"unknown data set {name!r}; choose one of: {choices(DATASETS)}")
 
 
@@ -163,6 +216,22 @@ class Cutout:
         img = img.clone()
         img[..., y0:y1, x0:x1] = 0
         return img
+
+
+def cutout_batch(x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """:class:`Cutout` for a whole in-memory batch: one random size×size square per sample.
+
+    x: (N, C, H, W) -> a new tensor of the same shape with the squares set to 0.
+    """
+    if size <= 0:
+        return x
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+    cy = torch.randint(h, (n, 1, 1), generator=generator)
+    cx = torch.randint(w, (n, 1, 1), generator=generator)
+    ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    # Same clipping as Cutout: rows [cy - size//2, cy + size//2), likewise columns.
+    inside = (ys >= cy - size // 2) & (ys < cy + size // 2) & (xs >= cx - size // 2) & (xs < cx + size // 2)
+    return x * (~inside).to(x.dtype).unsqueeze(1).to(x.device)  # (N, 1, H, W) mask over channels
 
 
 def split_indices(n: int, portion: float, seed: int) -> tuple[list[int], list[int]]:

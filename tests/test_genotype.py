@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from sdas_lib.errors import SdasError
+from sdas_lib.genotype import DARTS_V1, DARTS_V2, Genotype, resolve_genotype
+
+
+def good():
+    return json.loads(DARTS_V2.to_json())
+
+
+def test_json_round_trip_and_readable_string():
+    again = Genotype.from_json(DARTS_V2.to_json())
+    assert again == DARTS_V2 and hash(again) == hash(DARTS_V2)
+    text = str(DARTS_V2)
+    assert "normal: n2=sep_conv_3x3(0)+sep_conv_3x3(1)" in text
+    assert "n5=skip_connect(0)+dil_conv_3x3(2)" in text and "concat 2,3,4,5" in text
+
+
+def test_reference_genotypes_match_the_published_v2_listing():
+    assert DARTS_V2["reduce"].nodes[1] == (("skip_connect", 2), ("max_pool_3x3", 1))[::-1]
+    assert DARTS_V2.cell_types == ("normal", "reduce")
+    assert resolve_genotype("darts_v1") == DARTS_V1 and DARTS_V1 != DARTS_V2
+
+
+def test_unknown_op_names_cell_node_and_op():
+    d = good()
+    d["cells"]["normal"]["nodes"][1][0][0] = "sep_conv_9x9"
+    with pytest.raises(SdasError, match=r"unknown op 'sep_conv_9x9' in cell 'normal', node 3 .*choose one of"):
+        Genotype.from_dict(d)
+
+
+def test_input_out_of_range_names_cell_and_node():
+    d = good()
+    d["cells"]["reduce"]["nodes"][0][1][1] = 2  # node 2 can only read 0 and 1
+    with pytest.raises(SdasError, match=r"input 2 out of range in cell 'reduce', node 2: inputs must be node indices 0\.\.1"):
+        Genotype.from_dict(d)
+
+
+def test_wrong_number_of_inputs():
+    d = good()
+    d["cells"]["normal"]["nodes"][2].append(["skip_connect", 3])
+    with pytest.raises(SdasError, match=r"cell 'normal', node 4 has 3 inputs; each node needs exactly k=2"):
+        Genotype.from_dict(d)
+
+
+def test_missing_cell_type():
+    d = good()
+    del d["cells"]["reduce"]
+    with pytest.raises(SdasError, match=r"do not match the network's 'normal', 'reduce'; missing cell type 'reduce'"):
+        Genotype.from_dict(d, cell_types=("normal", "reduce"))
+
+
+def test_duplicate_input_bad_json_and_missing_file(tmp_path):
+    d = good()
+    d["cells"]["normal"]["nodes"][0] = [["skip_connect", 0], ["sep_conv_3x3", 0]]
+    with pytest.raises(SdasError, match="cell 'normal', node 2 reads input 0 twice"):
+        Genotype.from_dict(d)
+    with pytest.raises(SdasError, match="not valid JSON"):
+        Genotype.from_json("{normal: [")
+    with pytest.raises(SdasError, match="does not exist.*darts_v2"):
+        Genotype.load(tmp_path / "nope.json")
+
+
+def test_save_and_load(tmp_path):
+    DARTS_V1.save(tmp_path / "g.json")
+    assert Genotype.load(tmp_path / "g.json", cell_types=("normal", "reduce")) == DARTS_V1

@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from sdas_lib.errors import SdasError
+from sdas_lib.ops import OP_SETS, get_op_set, new_op_set
+from sdas_lib.supernet import SearchEdge
+
+O2D = get_op_set("o2d")
+
+
+def test_o2d_has_the_seven_paper_ops_in_alpha_column_order():
+    assert O2D.names == (
+        "skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5",
+        "dil_conv_3x3", "dil_conv_5x5",
+    )
+    assert "none" not in O2D
+
+
+@pytest.mark.parametrize("name", O2D.names)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_every_o2d_op_keeps_shape_or_halves_it_forward_and_backward(name, stride):
+    op = O2D.build(name, 8, stride, affine=True)
+    x = torch.randn(2, 8, 12, 12, requires_grad=True)
+    y = op(x)
+    assert y.shape == (2, 8, 12 // stride, 12 // stride)
+    y.square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_conv_ops_are_relu_conv_bn_and_sep_conv_is_applied_twice():
+    sep = O2D.build("sep_conv_3x3", 4, 1)
+    dw = [m for m in sep.modules() if isinstance(m, torch.nn.Conv2d) and m.groups == 4]
+    assert len(dw) == 2  # two depthwise convs: applied twice
+    dil = O2D.build("dil_conv_3x3", 4, 1)
+    assert isinstance(dil[0], torch.nn.ReLU) and isinstance(dil[-1], torch.nn.BatchNorm2d)
+    assert dil[1].dilation == (2, 2) and dil[1].kernel_size == (3, 3)
+
+
+def test_strided_identity_is_a_factorized_reduction():
+    assert isinstance(O2D.build("skip_connect", 4, 1), torch.nn.Identity)
+    assert type(O2D.build("skip_connect", 4, 2)).__name__ == "FactorizedReduce"
+
+
+def test_registry_refuses_duplicates_and_names_unknown_ops():
+    with pytest.raises(ValueError, match="already registered"):
+        O2D.register("sep_conv_3x3", "conv")(lambda C, s, a: None)
+    with pytest.raises(ValueError, match="already registered"):
+        new_op_set("o2d", 2)
+    with pytest.raises(SdasError, match="unknown op 'conv_9x9'.*choose one of"):
+        O2D.build("conv_9x9", 4)
+    with pytest.raises(SdasError, match="unknown op set 'o4d'"):
+        get_op_set("o4d")
+    assert "o2d" in OP_SETS
+
+
+@pytest.mark.parametrize("col", range(7))
+def test_mixed_edge_with_one_hot_weights_equals_the_single_op(col):
+    edge = SearchEdge("o2d", 8, 1)
+    x = torch.randn(4, 8, 10, 10)
+    w = torch.nn.functional.one_hot(torch.tensor(col), 7).float()
+    mixed = edge(x, w.unbind())
+    single = edge.ops[O2D.names[col]](x)
+    torch.testing.assert_close(mixed, single)

@@ -1,0 +1,78 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sdas_lib.genotype import Genotype
+from sdas_lib.search import Searcher, load_history
+from sdas_lib.space import IMAGE_SPACE
+
+
+@pytest.mark.parametrize("schedule", ["A", "B", "C", "das"])
+def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset, schedule, tmp_path):
+    out = tmp_path / schedule
+    res = Searcher(micro_preset, schedule, seed=0, out_dir=out, progress=False, log=lambda s: None).run()
+    assert len(res.history) == IMAGE_SPACE.total_decisions == 36
+    assert [d.step for d in res.history] == list(range(36))
+    assert res.history[-1].valid_architectures == 1
+    g = Genotype.load(out / "genotype.json", cell_types=("normal", "reduce"))
+    assert g == res.genotype
+    doc, rows = load_history(out / "decisions.json")
+    assert len(rows) == 36 and doc["schedule"] == schedule and "digits" in doc["dataset"]
+    T = doc["T"]
+    iters = [d.iteration for d in rows]
+    assert iters == sorted(iters) and iters[-1] == T  # the last decision comes at t = T
+    if schedule == "das":
+        assert set(iters) == {T}
+    else:
+        assert iters[0] < T
+    with open(out / "metrics.csv") as f:
+        metrics = list(csv.DictReader(f))
+    assert len(metrics) == micro_preset.epochs and int(metrics[-1]["decisions"]) == 36
+    assert int(metrics[-1]["valid_architectures"]) == 1
+    assert "digits" in (out / "log.txt").read_text()
+
+
+def test_decided_alpha_rows_stay_at_their_decision_values(micro_preset):
+    s = Searcher(micro_preset, "A", seed=1, progress=False, log=lambda s: None)
+    s.run()
+    for d in s.state.history:
+        if d.kind == "edge":
+            row = s.net.arch.alpha[d.cell_type][IMAGE_SPACE.edges.index(d.edge)]
+            torch.testing.assert_close(row.double(), torch.tensor(d.alpha, dtype=torch.float64), rtol=0, atol=1e-7)
+
+
+def test_same_seed_gives_byte_identical_genotype_and_history(micro_preset, tmp_path):
+    for name in ("r1", "r2"):
+        Searcher(micro_preset, "C", seed=3, out_dir=tmp_path / name, progress=False, log=lambda s: None).run()
+    for f in ("genotype.json", "decisions.json"):
+        assert (tmp_path / "r1" / f).read_bytes() == (tmp_path / "r2" / f).read_bytes()
+
+
+def test_arch_step_has_nothing_to_do_once_all_is_decided(micro_preset):
+    s = Searcher(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
+    s.run()
+    assert s.net.arch.learnable(s.state) == []
+    x, y = next(s.a_batches.iterate(0))
+    assert s.arch_step(x, y) is None
+
+
+@pytest.mark.slow
+def test_cli_search_and_count(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sdas_lib", "search", "--preset", "tiny", "--schedule", "B", "--out", str(out),
+           "--epochs", "1", "--resolution", "8", "--C1", "8", "--C2", "16", "--batch-size", "96", "--threads", "1", "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "data: digits (scikit-learn handwritten digits, embedded" in r.stdout
+    assert json.loads((out / "config.json").read_text())["preset"]["C2"] == 16
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "already holds files; use --resume" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "sdas_lib", "count", "--history", str(out / "decisions.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "1,037,664,180" in r.stdout and "1,076,746,950,455,072,400" in r.stdout
+    assert r.stdout.rstrip().endswith(" 1")  # one valid architecture after the last decision
