@@ -22,6 +22,7 @@ ties go to the lower op column / lower predecessor index.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Mapping
 
@@ -99,6 +100,8 @@ class Decision:
     ``alpha``/``weights``/``beta`` record the values at that moment: for an edge, its raw α row,
     softmax(α) and β; for a node, the β and sigmoid(β) of its incoming edges (``alpha`` is None).
     ``priority`` is None when the choice was forced (a node with exactly k predecessors).
+    ``median_priority`` is the median priority of the other candidates in the queue at that
+    moment (None if there were none): how far the chosen one stood above the crowd.
     """
 
     step: int
@@ -113,6 +116,7 @@ class Decision:
     weights: tuple[float, ...]
     beta: tuple[float, ...]
     valid_architectures: int = 0
+    median_priority: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -140,6 +144,7 @@ class Decision:
                 weights=tuple(float(w) for w in d["weights"]),
                 beta=tuple(float(b) for b in d["beta"]),
                 valid_architectures=int(d.get("valid_architectures", 0)),
+                median_priority=None if d.get("median_priority") is None else float(d["median_priority"]),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise SdasError(f"malformed decision history row {dict(d)!r}: {err}") from None
@@ -345,7 +350,11 @@ def decide(
             break
         d = make_decision(state, queue[0], alpha, beta, iteration)
         state.apply(d)
-        d = replace(d, valid_architectures=count_valid_architectures(state))
+        others = [c.priority for c in queue[1:] if not math.isinf(c.priority)]
+        d = replace(
+            d, valid_architectures=count_valid_architectures(state),
+            median_priority=statistics.median(others) if others else None,
+        )
         state.history[-1] = d
         made.append(d)
     return made
