@@ -174,12 +174,13 @@ class EvalNetwork(nn.Module):
         logits = self.classifier(self.global_pooling(s1).flatten(1))  # (N, C_last) -> (N, classes)
         return (logits, aux) if return_aux else logits
 
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
+        # First line of print(net): the structure in one glance, before the module tree.
         n = sum(p.numel() for name, p in self.named_parameters() if not name.startswith("auxiliary_head."))
         return (
-            f"{type(self).__name__}({self.network_name}, {len(self.cells)} cells "
-            f"[{' '.join(c[0].upper() for c in self.layout)}], {n:,} parameters without the "
-            f"auxiliary head, drop_path_prob={self.drop_path_prob:g})\n  {self.genotype}"
+            f"{self.network_name}, {len(self.cells)} cells [{' '.join(c[0].upper() for c in self.layout)}], "
+            f"{n:,} parameters without the auxiliary head, drop_path_prob={self.drop_path_prob:g}\n"
+            + str(self.genotype)
         )
 
 

@@ -133,6 +133,9 @@ class Searcher:
         self.running = self._zero_running()
         self.elapsed = 0.0
         self.finished = False
+        # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions);
+        # for benchmarks/search_cost.py, not checkpointed.
+        self.iteration_seconds: list[tuple[int, int, float]] = []
 
     @staticmethod
     def _zero_running() -> dict:
@@ -275,6 +278,7 @@ class Searcher:
                 while self.pos < self.iters_per_epoch:
                     (xw, yw), (xa, ya) = next(w_iter), next(a_iter)
                     self.t += 1
+                    tick, done_before = time.perf_counter(), self.state.n_done
                     loss, acc = self.w_step(*self._to(xw, yw))
                     r = self.running
                     r["train_loss"] += loss
@@ -287,6 +291,7 @@ class Searcher:
                         r["n_val"] += 1
                     for d in self.discretize():
                         self.log("  decision " + d.describe())
+                    self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick))
                     self.pos += 1
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", decided=f"{self.state.n_done}/{self.M}")

@@ -104,14 +104,26 @@ class SearchEdge(nn.Module):
         self.decided = True
         return removed
 
-    def forward(self, x: torch.Tensor, w: Sequence[torch.Tensor] | None) -> torch.Tensor:
-        if self.decided:
-            return next(iter(self.ops.values()))(x)
-        out = None
-        for col, op in zip(self.columns, self.ops.values()):
-            y = w[col] * op(x)
-            out = y if out is None else out + y
-        return out
+    def forward(self, x: torch.Tensor, coefs=None, acc: torch.Tensor | None = None) -> torch.Tensor:
+        """acc + Σ_o coefs[o] · o(x) over the ops still held.
+
+        ``coefs`` holds one coefficient per held op: softmax(α)_o · sigmoid(β) folded together
+        (Eq. 2), sigmoid(β) alone for a decided edge (Eq. 4), or None for a plain sum (Eq. 1).
+        Tensor coefficients keep the graph to α/β (the α/β step); Python floats are constants (the
+        w step) and fuse the scaling into the addition.
+        """
+        for c, op in zip(coefs if coefs is not None else [None] * len(self.ops), self.ops.values()):
+            acc = _axpy(acc, op(x), c)
+        return acc
+
+
+def _axpy(acc: torch.Tensor | None, y: torch.Tensor, c) -> torch.Tensor:
+    """acc + c·y in one kernel; acc None means 0 and c None means 1."""
+    if c is None:
+        return y if acc is None else acc + y
+    if isinstance(c, torch.Tensor):
+        return y * c if acc is None else torch.addcmul(acc, y, c)
+    return y * c if acc is None else torch.add(acc, y, alpha=c)
 
 
 class SearchCell(nn.Module):
@@ -158,19 +170,27 @@ class SearchCell(nn.Module):
         self._plan = self._make_plan()
         return removed
 
-    def forward(self, s0, s1, alpha_w: torch.Tensor | None, beta_w: torch.Tensor | None):
+    def forward(self, s0, s1, alpha_w, beta_w):
+        """alpha_w: softmax(α) (E, n_ops) and beta_w: sigmoid(β) (E,), as tensors (α/β step) or
+        nested Python lists of constants (w step); None once no longer used."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
-        a_rows = alpha_w.unbind(0) if alpha_w is not None else None
-        b_vals = beta_w.unbind(0) if beta_w is not None else None
         for i, edges in self._plan:
-            plain = i in self.node_inputs  # decided node: Eq. 1, no β
+            plain = i in self.node_inputs  # decided node: Eq. 1, a plain sum without β
             acc = None
             for e, j in edges:
                 edge = self.edges[str(e)]
-                y = edge(states[j], None if edge.decided else a_rows[e])
-                if not plain:
-                    y = b_vals[e] * y  # Eq. 2 / Eq. 4: scale by sigmoid(β)
-                acc = y if acc is None else acc + y
+                if edge.decided:
+                    coefs = None if plain else (beta_w[e],)  # Eq. 4: sigmoid(β) · o(x)
+                else:
+                    w = alpha_w[e]
+                    cols = edge.columns
+                    if plain:
+                        coefs = [w[c] for c in cols]
+                    elif isinstance(w, torch.Tensor):
+                        coefs = (w * beta_w[e]).unbind(0)  # Eq. 2: sigmoid(β) · softmax(α)_o
+                    else:
+                        coefs = [w[c] * beta_w[e] for c in cols]
+                acc = edge(states[j], coefs, acc)
             states.append(acc)
         return torch.cat(states[self.space.n_inputs :], dim=1)
 
@@ -249,8 +269,10 @@ class SearchNetwork(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, detach_arch: bool = False) -> torch.Tensor:
-        """Logits (N, num_classes). ``detach_arch`` for the w step: no gradient flows to α/β."""
+        """Logits (N, num_classes). ``detach_arch`` for the w step: α/β enter as constants."""
         w = self.arch_weights(detach_arch)
+        if detach_arch:  # Python floats: the cells fuse each scaling into its addition
+            w = {c: (None if a is None else a.tolist(), None if b is None else b.tolist()) for c, (a, b) in w.items()}
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             a, b = w[cell.cell_type]

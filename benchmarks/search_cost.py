@@ -1,0 +1,337 @@
+"""Search cost: SDAS against DAS on one machine, with identical settings and seed (issue 4).
+
+Measures, in one run:
+1. full searches for DAS and SDAS-A/B/C (each in a fresh process): wall time, ratio to DAS, peak
+   memory (max RSS);
+2. iteration cost (w step + α/β step) against the number of decisions made;
+3. the ideal ratio of each schedule: its per-iteration cost model integrated over the schedule,
+   where every held op costs exactly what it costs alone and nothing else changes;
+4. a fully decided search iteration against one training iteration of a plain network built
+   from the same genotype with the same search-time ops (the physical floor);
+5. the mixing overhead: the supernet's iteration before any decision against the sum of its ops
+   run alone.
+
+Prints a table and writes figures/search_cost.csv and figures/search_cost.png.
+
+    .venv/bin/python benchmarks/search_cost.py                   # tiny preset, seed 0
+    .venv/bin/python benchmarks/search_cost.py --epochs 4 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULES = ("das", "A", "B", "C")
+TARGETS = {"A": 0.55, "B": 0.85, "C": 0.33}
+PAPER = {"A": 0.31 / 0.52, "B": 0.37 / 0.52, "C": 0.25 / 0.52}
+
+
+def make_preset(args):
+    from sdas_lib.presets import TINY
+
+    changes = {"threads": args.threads}
+    if args.epochs:
+        changes["epochs"] = args.epochs
+    return dataclasses.replace(TINY, **changes)
+
+
+def run_search(job):
+    """One full search in this (fresh) process: wall time, per-iteration times, peak RSS."""
+    schedule, seed, preset = job
+    import torch
+
+    torch.set_num_threads(preset.threads or torch.get_num_threads())
+    from sdas_lib.search import Searcher
+
+    s = Searcher(preset, schedule, seed, progress=False, log=lambda line: None)
+    t0 = time.perf_counter()
+    res = s.run()
+    wall = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "schedule": schedule, "wall": wall, "peak_mb": peak_mb, "iterations": s.iteration_seconds,
+        "history": [d.to_dict() for d in res.history], "genotype": res.genotype.to_dict(), "T": s.T,
+        "test_acc_discrete": res.metrics[-1]["test_acc_discrete"],
+    }
+
+
+def _median_time(fn, reps: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure_costs(preset, seed: int, genotype_dict: dict, reps: int):
+    """Op costs, fixed costs, the mixed/decided supernet iterations and the plain-network floor."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(preset.threads or torch.get_num_threads())
+    from sdas_lib.discretization import DiscretizationState
+    from sdas_lib.evalnet import build_network
+    from sdas_lib.genotype import Genotype
+    from sdas_lib.search import Searcher
+    from sdas_lib.supernet import SearchEdge, prune_optimizer
+
+    s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
+    x, y = s._to(*next(s.w_batches.iterate(0)))
+    xa, ya = s._to(*next(s.a_batches.iterate(0)))
+    mf = s.memory_format
+
+    # Input shape of every edge, captured with hooks during one forward pass.
+    shapes = {}
+    hooks = []
+    for c, cell in enumerate(s.net.cells):
+        for key, edge in cell.edges.items():
+            def grab(mod, inp, out, c=c, key=key):
+                shapes[(c, int(key))] = tuple(inp[0].shape)
+            hooks.append(edge.register_forward_hook(grab))
+    s.net.train()
+    with torch.no_grad():
+        s.net(x)
+    for h in hooks:
+        h.remove()
+
+    # Cost of each op alone (fwd + bwd), with weight gradients (w step) and without (α/β step).
+    cache = {}
+
+    def op_cost(c, e, name):
+        cell = s.net.cells[c]
+        j = s.space.edges[e][0]
+        stride = s.space.cell_type(cell.cell_type).stride if j < s.space.n_inputs else 1
+        shape = shapes[(c, e)]
+        key = (name, shape, stride)
+        if key not in cache:
+            op = SearchEdge(s.space.op_set, shape[1], stride).ops[name].to(memory_format=mf)
+            inp = torch.randn(shape).to(memory_format=mf).requires_grad_(True)
+
+            def w_mode():
+                op.zero_grad(set_to_none=True)
+                op(inp).sum().backward()
+
+            def a_mode():
+                torch.autograd.grad(op(inp).sum(), inp)
+
+            cache[key] = (_median_time(w_mode, reps), _median_time(a_mode, reps))
+        return cache[key]
+
+    op_names = list(s.net.cells[0].edges["0"].ops)
+    costs = {(c, e, n): op_cost(c, e, n) for c in range(len(s.net.cells)) for e in range(s.space.n_edges) for n in op_names}
+
+    def held_ops_cost(state: DiscretizationState, mode: int) -> float:
+        total = 0.0
+        for c, cell in enumerate(s.net.cells):
+            ct = cell.cell_type
+            for e in range(s.space.n_edges):
+                if not state.edge_alive(ct, e):
+                    continue
+                col = state.edge_op(ct, e)
+                names = op_names if col is None else [op_names[col]]
+                total += sum(costs[(c, e, n)][mode] for n in names)
+        return total
+
+    # Mixed supernet: w step and α/β step as the search runs them.
+    mixed_w = _median_time(lambda: s.w_step(x, y), reps)
+    mixed_a = _median_time(lambda: s.arch_step(xa, ya), reps)
+    empty = DiscretizationState(s.space)
+    ops_w, ops_a = held_ops_cost(empty, 0), held_ops_cost(empty, 1)
+
+    # Fully decided supernet with the genotype found by the DAS run (same decisions replayed).
+    g = Genotype.from_dict(genotype_dict)
+    alpha, beta = s.net.arch.as_dicts()
+    state = _state_for_genotype(s.space, g)
+    s.state = state
+    prune_optimizer(s.w_opt, s.net.sync(state))
+    s.arch_snapshot = s.net.arch.snapshot()
+
+    def decided_iteration():
+        s.w_step(x, y)
+        assert s.arch_step(xa, ya) is None
+
+    decided = _median_time(decided_iteration, reps)
+    fixed_w = max(decided - held_ops_cost(state, 0), 0.0)
+
+    # The floor: a plain network from the same genotype with the search-time ops, same size.
+    torch.manual_seed(seed)
+    plain = build_network(
+        "cifar", g, K=preset.K, C1=preset.C1, C2=preset.C2, num_classes=s.data.num_classes,
+        auxiliary=False, search_ops=True,
+    ).to(memory_format=mf)
+    opt = torch.optim.SGD(plain.parameters(), lr=preset.w_lr, momentum=preset.w_momentum, weight_decay=preset.w_weight_decay)
+    plain.train()
+
+    def plain_iteration():
+        logits = plain(x)
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], preset.grad_clip)
+        opt.step()
+
+    floor = _median_time(plain_iteration, reps)
+    return {
+        "mixed_w": mixed_w, "mixed_a": mixed_a, "ops_w": ops_w, "ops_a": ops_a, "decided": decided,
+        "fixed_w": fixed_w, "plain": floor, "costs": costs, "op_names": op_names,
+        "held_ops_cost": None,  # not picklable; recomputed by ideal_ratio
+    }, (s.space, [c.cell_type for c in s.net.cells], op_names)
+
+
+def _state_for_genotype(space, g):
+    """A complete DiscretizationState whose genotype is ``g`` (edges, then nodes)."""
+    from sdas_lib.discretization import Decision, DiscretizationState
+
+    state = DiscretizationState(space)
+    for ct in space.cell_type_names:
+        kept = {i: dict((j, op) for op, j in node) for i, node in zip(space.node_ids, g[ct].nodes)}
+        for (j, i) in space.edges:
+            op = kept[i].get(j, g[ct].nodes[i - space.n_inputs][0][0])
+            state.apply(Decision(state.n_done, 0, ct, "edge", (j, i), i, op, 0.0, None, (), (0.0,)))
+        for i in space.node_ids:
+            state.apply(Decision(state.n_done, 0, ct, "node", None, i, tuple(sorted(kept[i])), 0.0, None, (), ()))
+    return state
+
+
+def ideal_ratio(run: dict, m: dict, meta) -> float:
+    """Σ_t model(state_t) / Σ_t model(nothing decided); model = fixed + held ops (w) + held ops (α/β).
+
+    The α/β step costs nothing once no α/β is left to learn (as the search skips it).
+    """
+    from sdas_lib.discretization import Decision, DiscretizationState
+
+    space, cell_types, op_names = meta
+    costs = m["costs"]
+
+    def model(state):
+        total = m["fixed_w"]
+        w = a = 0.0
+        for c, ct in enumerate(cell_types):
+            for e in range(space.n_edges):
+                if not state.edge_alive(ct, e):
+                    continue
+                col = state.edge_op(ct, e)
+                for n in (op_names if col is None else [op_names[col]]):
+                    w += costs[(c, e, n)][0]
+                    a += costs[(c, e, n)][1]
+        learning = any(
+            len(state.edge_ops[ct]) < space.n_edges or not state.cell_complete(ct) for ct in space.cell_type_names
+        )
+        return total + w + ((m["fixed_w"] + a) if learning else 0.0)
+
+    history = [Decision.from_dict(d) for d in run["history"]]
+    state = DiscretizationState(space)
+    base = model(state)
+    k = 0
+    num = 0.0
+    for t in range(1, run["T"] + 1):
+        num += model(state)  # iteration t runs with the decisions made before it
+        while k < len(history) and history[k].iteration == t:
+            state.apply(history[k])
+            k += 1
+    return num / (base * run["T"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=0, help="0: the tiny preset's")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
+    ap.add_argument("--reps", type=int, default=5, help="repetitions per micro-timing (median)")
+    ap.add_argument("--out", default=str(ROOT / "figures"))
+    args = ap.parse_args()
+    preset = make_preset(args)
+    ctx = mp.get_context("spawn")
+
+    runs = {}
+    for sch in SCHEDULES:  # one fresh process each, one at a time: clean timing and peak RSS
+        with ctx.Pool(1) as pool:
+            runs[sch] = pool.apply(run_search, ((sch, args.seed, preset),))
+        print(f"search {sch:>3}: {runs[sch]['wall']:.1f}s, peak RSS {runs[sch]['peak_mb']:.0f} MB", flush=True)
+    with ctx.Pool(1) as pool:
+        m, meta = pool.apply(measure_costs, (preset, args.seed, runs["das"]["genotype"], args.reps))
+
+    das = runs["das"]["wall"]
+    rows = []
+    print(f"\npreset tiny ({preset.epochs} epochs, T={runs['das']['T']}), seed {args.seed}, threads {args.threads or 'default'}")
+    print(f"{'schedule':>8} {'wall s':>7} {'ratio':>6} {'ideal':>6} {'vs ideal':>8} {'target':>6} {'paper':>6} {'peak MB':>7} {'test acc':>8}")
+    for sch in SCHEDULES:
+        r = runs[sch]
+        ratio = r["wall"] / das
+        ideal = ideal_ratio(r, m, meta)
+        rows.append({
+            "schedule": sch, "wall_s": round(r["wall"], 2), "ratio_to_das": round(ratio, 4),
+            "ideal_ratio": round(ideal, 4), "measured_over_ideal": round(ratio / ideal, 4),
+            "target": TARGETS.get(sch, ""), "paper": round(PAPER[sch], 3) if sch in PAPER else "",
+            "peak_rss_mb": round(r["peak_mb"], 1), "test_acc_discrete": r["test_acc_discrete"],
+        })
+        print(f"{sch:>8} {r['wall']:>7.1f} {ratio:>6.3f} {ideal:>6.3f} {ratio / ideal - 1:>+8.1%} "
+              f"{TARGETS.get(sch, 1.0):>6.2f} {PAPER.get(sch, 1.0):>6.2f} {r['peak_mb']:>7.0f} {r['test_acc_discrete']:>8.3f}")
+
+    mixed = m["mixed_w"] + m["mixed_a"]
+    overhead = mixed - (m["ops_w"] + m["ops_a"]) - 2 * m["fixed_w"]
+    print(f"\nmixed supernet iteration: {mixed:.3f}s (w {m['mixed_w']:.3f} + α/β {m['mixed_a']:.3f})")
+    print(f"  its ops run alone: {m['ops_w'] + m['ops_a']:.3f}s (w {m['ops_w']:.3f} + α/β {m['ops_a']:.3f}); "
+          f"non-op fixed cost 2 x {m['fixed_w']:.3f}s")
+    print(f"  mixing overhead: {overhead:.3f}s = {overhead / (m['ops_w'] + m['ops_a']):.1%} of the ops (target <= 10%)")
+    print(f"fully decided search iteration: {m['decided']:.4f}s; plain network iteration: {m['plain']:.4f}s; "
+          f"ratio {m['decided'] / m['plain']:.3f} (target <= 1.10)")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import csv
+
+    with open(out / "search_cost.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "search_cost_micro.json").write_text(json.dumps({
+        "mixed_iteration_s": mixed, "ops_alone_s": m["ops_w"] + m["ops_a"], "fixed_w_s": m["fixed_w"],
+        "mixing_overhead_fraction": overhead / (m["ops_w"] + m["ops_a"]), "decided_iteration_s": m["decided"],
+        "plain_iteration_s": m["plain"], "decided_over_plain": m["decided"] / m["plain"],
+    }, indent=1) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for sch in SCHEDULES:
+        its = runs[sch]["iterations"]
+        by_n = {}
+        for _, n, sec in its:
+            by_n.setdefault(n, []).append(sec)
+        ns = sorted(by_n)
+        a1.plot(ns, [statistics.median(by_n[n]) for n in ns], "o-", ms=3, label=sch)
+    a1.axhline(m["plain"], color="k", ls=":", lw=1, label="plain network (floor)")
+    a1.set(xlabel="decisions made before the iteration", ylabel="seconds per iteration (median)",
+           title="iteration cost (w + α/β step)", yscale="log")
+    a1.legend()
+    xs = range(len(TARGETS))
+    names = list(TARGETS)
+    a2.bar([i - 0.27 for i in xs], [rows[SCHEDULES.index(n)]["ratio_to_das"] for n in names], 0.27, label="measured")
+    a2.bar(list(xs), [rows[SCHEDULES.index(n)]["ideal_ratio"] for n in names], 0.27, label="ideal (cost model)")
+    a2.bar([i + 0.27 for i in xs], [PAPER[n] for n in names], 0.27, label="paper (Table 4)")
+    a2.scatter(list(xs), [TARGETS[n] for n in names], marker="_", s=600, color="k", label="target", zorder=3)
+    a2.set_xticks(list(xs), [f"SDAS-{n}" for n in names])
+    a2.set(ylabel="search wall time / DAS", title="search cost relative to DAS")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "search_cost.png", dpi=110)
+    print(f"wrote {out / 'search_cost.csv'}, {out / 'search_cost_micro.json'} and {out / 'search_cost.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Do the tiny preset's decisions follow learned preferences? Seeds × α/β learning rates.
+
+For each α/β learning rate it runs the tiny search with several seeds (each in its own process,
+two at a time) and reports:
+- how far each decision's priority stands above the median priority of the other candidates in
+  the queue at that moment (the spread across α rows); noise decisions sit on the diagonal;
+- agreement across seeds: the share of edges whose op choice matches between two seeds, against
+  the agreement expected by chance from the op frequencies alone.
+
+Writes figures/tiny_decisions.png and figures/tiny_decisions.csv and prints a table.
+
+    .venv/bin/python benchmarks/tiny_decisions.py                      # 3e-4 (paper) vs 3e-2 (tiny)
+    .venv/bin/python benchmarks/tiny_decisions.py --arch-lrs 3e-2 1e-1 --seeds 0 1 2 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import multiprocessing as mp
+import statistics
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(args):
+    arch_lr, seed, schedule, epochs = args
+    import torch
+
+    torch.set_num_threads(1)
+    from sdas_lib.presets import TINY
+    from sdas_lib.search import Searcher
+
+    preset = dataclasses.replace(TINY, arch_lr=arch_lr, epochs=epochs or TINY.epochs, threads=1)
+    res = Searcher(preset, schedule, seed, progress=False, log=lambda s: None).run()
+    return arch_lr, seed, [d.to_dict() for d in res.history], res.metrics[-1]
+
+
+def agreement(histories: list[list[dict]]) -> tuple[float, float]:
+    """(mean pairwise share of edges with the same op, the same expected by chance)."""
+    choice = [{(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h if d["kind"] == "edge"} for h in histories]
+    pairs = list(itertools.combinations(choice, 2))
+    same = statistics.mean(sum(a[k] == b[k] for k in a) / len(a) for a, b in pairs)
+    freq = Counter(op for c in choice for op in c.values())
+    total = sum(freq.values())
+    chance = sum((n / total) ** 2 for n in freq.values())
+    return same, chance
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch-lrs", type=float, nargs="+", default=[3e-4, 3e-2])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--schedule", default="A")
+    ap.add_argument("--epochs", type=int, default=0, help="0: the tiny preset's")
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "figures"))
+    args = ap.parse_args()
+
+    jobs = [(lr, s, args.schedule, args.epochs) for lr in args.arch_lrs for s in args.seeds]
+    with mp.get_context("spawn").Pool(args.processes) as pool:
+        results = pool.map(run_one, jobs)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(args.arch_lrs), figsize=(4.5 * len(args.arch_lrs), 4), squeeze=False)
+    rows = ["arch_lr,seed,step,kind,priority,median_other_priority"]
+    print(f"{'arch_lr':>8} {'agree':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
+    for ax, lr in zip(axes[0], args.arch_lrs):
+        mine = [r for r in results if r[0] == lr]
+        same, chance = agreement([h for _, _, h, _ in mine])
+        prios, others = [], []
+        for _, seed, hist, _ in mine:
+            pts = [(d["median_priority"], d["priority"]) for d in hist if d["priority"] is not None and d["median_priority"] is not None]
+            for d in hist:
+                rows.append(f"{lr},{seed},{d['step']},{d['kind']},{d['priority']},{d['median_priority']}")
+            if pts:
+                xs, ys = zip(*pts)
+                ax.scatter(xs, ys, s=12, alpha=0.7, label=f"seed {seed}")
+                prios += ys
+                others += xs
+        top = max(prios + others + [1e-6]) * 1.05
+        ax.plot([0, top], [0, top], "k--", lw=0.8, label="priority = median of the rest")
+        ax.set(xlabel="median priority of the other candidates", ylabel="priority of the decision",
+               title=f"arch lr {lr:g}: seeds agree {same:.0%} (chance {chance:.0%})")
+        ax.legend(fontsize=7)
+        acc = statistics.mean(m["test_acc_discrete"] for *_, m in mine)
+        print(f"{lr:>8g} {same:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
+    fig.suptitle(f"tiny preset, schedule {args.schedule}: does each decision follow a learned preference?")
+    fig.tight_layout()
+    fig.savefig(out / "tiny_decisions.png", dpi=110)
+    (out / "tiny_decisions.csv").write_text("\n".join(rows) + "\n")
+    print(f"wrote {out / 'tiny_decisions.png'} and {out / 'tiny_decisions.csv'}")
+
+
+if __name__ == "__main__":
+    main()
