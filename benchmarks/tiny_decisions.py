@@ -5,7 +5,8 @@ two at a time) and reports:
 - how far each decision's priority stands above the median priority of the other candidates in
   the queue at that moment (the spread across α rows); noise decisions sit on the diagonal;
 - agreement across seeds: the share of edges whose op choice matches between two seeds, against
-  the agreement expected by chance from the op frequencies alone.
+  the agreement expected by chance from the op frequencies alone; "late" counts only the edges
+  both seeds decided in the second half of the search, after α/β had time to learn.
 
 Writes figures/tiny_decisions.png and figures/tiny_decisions.csv and prints a table.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import json
 import multiprocessing as mp
 import statistics
 from collections import Counter
@@ -39,11 +41,19 @@ def run_one(args):
     return arch_lr, seed, [d.to_dict() for d in res.history], res.metrics[-1]
 
 
-def agreement(histories: list[list[dict]]) -> tuple[float, float]:
-    """(mean pairwise share of edges with the same op, the same expected by chance)."""
+def agreement(histories: list[list[dict]], late_after: int | None = None) -> tuple[float, float]:
+    """(mean pairwise share of edges with the same op, the same expected by chance).
+
+    With ``late_after``, only edges that both runs decided after that iteration count.
+    """
     choice = [{(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h if d["kind"] == "edge"} for h in histories]
-    pairs = list(itertools.combinations(choice, 2))
-    same = statistics.mean(sum(a[k] == b[k] for k in a) / len(a) for a, b in pairs)
+    when = [{(d["cell_type"], tuple(d["edge"])): d["iteration"] for d in h if d["kind"] == "edge"} for h in histories]
+    shares = []
+    for (a, wa), (b, wb) in itertools.combinations(list(zip(choice, when)), 2):
+        keys = [k for k in a if late_after is None or (wa[k] > late_after and wb[k] > late_after)]
+        if keys:
+            shares.append(sum(a[k] == b[k] for k in keys) / len(keys))
+    same = statistics.mean(shares) if shares else float("nan")
     freq = Counter(op for c in choice for op in c.values())
     total = sum(freq.values())
     chance = sum((n / total) ** 2 for n in freq.values())
@@ -58,6 +68,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=0, help="0: the tiny preset's")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "figures"))
+    ap.add_argument("--dump", help="also write every decision history to this JSON file")
     args = ap.parse_args()
 
     jobs = [(lr, s, args.schedule, args.epochs) for lr in args.arch_lrs for s in args.seeds]
@@ -73,10 +84,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(args.arch_lrs), figsize=(4.5 * len(args.arch_lrs), 4), squeeze=False)
     rows = ["arch_lr,seed,step,kind,priority,median_other_priority"]
-    print(f"{'arch_lr':>8} {'agree':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
+    print(f"{'arch_lr':>8} {'agree':>6} {'late':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
     for ax, lr in zip(axes[0], args.arch_lrs):
         mine = [r for r in results if r[0] == lr]
         same, chance = agreement([h for _, _, h, _ in mine])
+        T = max(d["iteration"] for _, _, h, _ in mine for d in h)
+        late, _ = agreement([h for _, _, h, _ in mine], late_after=T // 2)
         prios, others = [], []
         for _, seed, hist, _ in mine:
             pts = [(d["median_priority"], d["priority"]) for d in hist if d["priority"] is not None and d["median_priority"] is not None]
@@ -90,14 +103,16 @@ def main() -> None:
         top = max(prios + others + [1e-6]) * 1.05
         ax.plot([0, top], [0, top], "k--", lw=0.8, label="priority = median of the rest")
         ax.set(xlabel="median priority of the other candidates", ylabel="priority of the decision",
-               title=f"arch lr {lr:g}: seeds agree {same:.0%} (chance {chance:.0%})")
+               title=f"arch lr {lr:g}: seeds agree {same:.0%}, late {late:.0%} (chance {chance:.0%})")
         ax.legend(fontsize=7)
         acc = statistics.mean(m["test_acc_discrete"] for *_, m in mine)
-        print(f"{lr:>8g} {same:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
+        print(f"{lr:>8g} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
     fig.suptitle(f"tiny preset, schedule {args.schedule}: does each decision follow a learned preference?")
     fig.tight_layout()
     fig.savefig(out / "tiny_decisions.png", dpi=110)
     (out / "tiny_decisions.csv").write_text("\n".join(rows) + "\n")
+    if args.dump:
+        Path(args.dump).write_text(json.dumps([{"arch_lr": lr, "seed": s, "history": h} for lr, s, h, _ in results]))
     print(f"wrote {out / 'tiny_decisions.png'} and {out / 'tiny_decisions.csv'}")
 
 

@@ -1,7 +1,9 @@
 """Command line: ``python -m sdas_lib {search,count,train,summary} ...`` (``sdas`` when installed).
 
 Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch_lr 0.01``; dashes work too).
-Bad input prints one ``error: ...`` line and exits with status 2.
+Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
+A search or retraining stopped by Ctrl-C (status 130), a lost machine or a NaN loss continues
+from its last checkpoint when the same command is run again with ``--resume``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,33 @@ import sys
 from typing import Sequence
 
 from .errors import SdasError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one ``error: ...`` line (no usage dump) for a wrong command or flag."""
+
+    def error(self, message: str):
+        message = message.replace("argument COMMAND: invalid choice:", "unknown command")
+        self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
+
+
+def check_device(name: str):
+    """A torch device that exists on this machine, or an error saying which ones do."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise SdasError(f"--device {name!r} is not a device name; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        n = torch.cuda.device_count()
+        if n == 0:
+            raise SdasError(f"--device {name!r}: this machine has no CUDA GPU; use --device cpu")
+        if device.index is not None and device.index >= n:
+            raise SdasError(f"--device {name!r}: this machine has {n} CUDA GPU(s), cuda:0..cuda:{n - 1}")
+    elif device.type != "cpu" and not getattr(torch, device.type).is_available():
+        raise SdasError(f"--device {name!r} is not available on this machine; use --device cpu")
+    return device
 
 
 def _add_preset_flags(parser: argparse.ArgumentParser, preset_cls) -> None:
@@ -36,8 +65,8 @@ def _overrides(args: argparse.Namespace, preset_cls) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from .presets import SearchPreset
 
-    parser = argparse.ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("search", help="run an SDAS (schedule A/B/C) or DAS search")
     s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits) or paper (CIFAR10)")
@@ -93,7 +122,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     preset = override(get_preset(args.preset), **_overrides(args, SearchPreset))
     searcher = Searcher(
-        preset, args.schedule, args.seed, device=args.device, out_dir=args.out, resume=args.resume,
+        preset, args.schedule, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     searcher.run()
@@ -134,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     preset = override(get_preset(args.preset, TRAIN_PRESETS), **_overrides(args, TrainPreset))
     trainer = Trainer(
-        preset, args.genotype, args.seed, device=args.device, out_dir=args.out, resume=args.resume,
+        preset, args.genotype, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     result = trainer.run()
@@ -180,14 +209,17 @@ COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a wrong command or flag (already reported)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return COMMANDS[args.command](args)
     except SdasError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept: run the same command with --resume", file=sys.stderr)
+        print("interrupted; the last checkpoint is kept: run the same command with --resume to continue", file=sys.stderr)
         return 130
 
 

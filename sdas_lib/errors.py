@@ -15,3 +15,7 @@ class SdasError(ValueError):
 def choices(names) -> str:
     """Format a list of valid names for an error message."""
     return ", ".join(repr(n) for n in names)
+
+
+class NonFiniteLoss(SdasError):
+    """A loss became NaN or inf. The run stops; its checkpoints are kept for a --resume."""

@@ -62,16 +62,18 @@ class EvalCell(nn.Module):
         preprocess0 / preprocess1: map the two previous cells' outputs to C channels.
     """
 
-    def __init__(self, genotype: CellGenotype, op_set: str, C: int, stride, preprocess0: nn.Module, preprocess1: nn.Module):
+    def __init__(self, genotype: CellGenotype, op_set: str, C: int, stride, preprocess0: nn.Module, preprocess1: nn.Module,
+                 search_ops: bool = False):
         super().__init__()
         ops = get_op_set(op_set)
+        build = (lambda name, C, s: ops.build_search(name, C, s)) if search_ops else (lambda name, C, s: ops.build(name, C, s, affine=True))
         self.preprocess0, self.preprocess1 = preprocess0, preprocess1
         self.n_inputs = genotype.n_inputs
         self.concat = tuple(genotype.concat)
         # One op per kept edge, in genotype order: ops[n][m] is the m-th input of node n + n_inputs.
         self.inputs = tuple(tuple(j for _, j in node) for node in genotype.nodes)
         self.ops = nn.ModuleList(
-            nn.ModuleList(ops.build(name, C, stride if j < self.n_inputs else 1, affine=True) for name, j in node)
+            nn.ModuleList(build(name, C, stride if j < self.n_inputs else 1) for name, j in node)
             for node in genotype.nodes
         )
         self.out_channels = len(self.concat) * C
@@ -219,8 +221,14 @@ def _image_genotype(genotype: Genotype, cell_types: Sequence[CellType]) -> Genot
     return genotype
 
 
-def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_pp: int, C_p: int, reduction_prev: bool) -> int:
-    """Append the cells of ``net.layout`` to ``net.cells``; returns the last cell's channels."""
+def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_pp: int, C_p: int, reduction_prev: bool,
+                 search_ops: bool = False) -> int:
+    """Append the cells of ``net.layout`` to ``net.cells``; returns the last cell's channels.
+
+    ``search_ops`` builds every op and preprocessing block as the supernet does (non-affine BN,
+    pools + BN), for comparing a decided supernet with a plain network of the same ops.
+    """
+    affine = not search_ops
     types = {c.name: c for c in cell_types}
     g = net.genotype
     seen_reductions = 0
@@ -229,9 +237,9 @@ def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_pp:
         if ct.reduction:
             C *= 2
             seen_reductions += 1
-        pre0 = FactorizedReduce(C_pp, C, affine=True) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine=True)
-        pre1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=True)
-        cell = EvalCell(g[name], g.op_set, C, ct.stride, pre0, pre1)
+        pre0 = FactorizedReduce(C_pp, C, affine=affine) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine=affine)
+        pre1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=affine)
+        cell = EvalCell(g[name], g.op_set, C, ct.stride, pre0, pre1, search_ops=search_ops)
         net.cells.append(cell)
         C_pp, C_p, reduction_prev = C_p, cell.out_channels, ct.reduction
         if ct.reduction and seen_reductions == 2:
@@ -247,18 +255,19 @@ class CifarNetwork(EvalNetwork):
         K: normal cells per stage (6 in §6.1). C1: stem width (108). C2: first cell's output
             width (144 = 4 nodes × 36). num_classes, in_channels: data set's.
         auxiliary: build the auxiliary head (used in training only).
+        search_ops: build the cells with the supernet's ops (see :func:`_image_cells`).
     """
 
     network_name = "cifar"
     cell_types = (NORMAL, REDUCE)
 
     def __init__(self, genotype: Genotype, *, K: int = 6, C1: int = 108, C2: int = 144, num_classes: int = 10,
-                 in_channels: int = 3, auxiliary: bool = True):
+                 in_channels: int = 3, auxiliary: bool = True, search_ops: bool = False):
         genotype = _image_genotype(genotype, self.cell_types)
         super().__init__(genotype, image_layout(K), num_classes)
         C = _check_sizes(C1, C2, len(genotype["normal"].nodes), num_classes, in_channels)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
-        C_last = _image_cells(self, self.cell_types, C, C1, C1, False)
+        C_last = _image_cells(self, self.cell_types, C, C1, C1, False, search_ops)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHead(self.aux_channels, num_classes, stride=3, bn_768=True)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -125,7 +125,10 @@ class Genotype:
         for key in ("op_set", "cells"):
             if key not in data:
                 raise SdasError(f"genotype is missing the key {key!r}")
-        ops = get_op_set(str(data["op_set"]))
+        try:
+            ops = get_op_set(str(data["op_set"]))
+        except SdasError as err:
+            raise SdasError(f"genotype uses an {err}") from None
         if op_set is not None and ops.name != op_set:
             raise SdasError(
                 f"genotype uses op set {ops.name!r} but this network needs {op_set!r}; "
@@ -144,6 +147,7 @@ class Genotype:
                     f"{choices(wanted)}"
                     + (f"; missing cell type {choices(missing)}" if missing else "")
                     + (f"; unexpected {choices(extra)}" if extra else "")
+                    + "; pass a genotype searched for this kind of network"
                 )
             order = wanted
         else:
@@ -188,7 +192,14 @@ class Genotype:
                 f"genotype file {str(path)!r} does not exist; give a genotype.json from a search "
                 f"run folder or a reference name ({choices(REFERENCE_GENOTYPES)})"
             )
-        return cls.from_json(path.read_text(), **kwargs)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise SdasError(f"cannot read genotype file {str(path)!r} ({err})") from None
+        try:
+            return cls.from_json(text, **kwargs)
+        except SdasError as err:
+            raise SdasError(f"genotype file {str(path)!r}: {err}") from None
 
 
 def _parse_cell(name: str, raw: Any, ops, k: int | None) -> CellGenotype:

@@ -92,6 +92,16 @@ class OpSet:
         self.check(name)
         return self.specs[name].builder(C, stride, affine)
 
+    def build_search(self, name: str, C: int, stride=1) -> nn.Module:
+        """Op ``name`` as the supernet runs it: BatchNorm without affine parameters, and pooling
+        followed by such a BatchNorm, as in DARTS' MixedOp (it puts the parameter-free pools on
+        the scale of the conv ops)."""
+        op = self.build(name, C, stride, affine=False)
+        if self.kind(name) == "pool":
+            bn = nn.BatchNorm2d(C, affine=False) if self.ndim == 2 else nn.BatchNorm3d(C, affine=False)
+            op = nn.Sequential(op, bn)
+        return op
+
     def __repr__(self) -> str:
         return f"OpSet({self.name!r}, ndim={self.ndim}, ops={list(self.names)})"
 

@@ -101,11 +101,36 @@ def override(preset, **changes):
     return dataclasses.replace(preset, **clean)
 
 
+def check_op_set(name: str, ndim: int = 2) -> None:
+    """The op set must be registered and have ``ndim``-D ops (2 for the image networks)."""
+    from .ops import OP_SETS, get_op_set
+
+    ops = get_op_set(name)  # unknown name: lists the registered sets
+    if ops.ndim != ndim:
+        fitting = [n for n, s in OP_SETS.items() if s.ndim == ndim]
+        raise SdasError(
+            f"--op_set {name!r} has {ops.ndim}D ops but the image networks need {ndim}D ones; "
+            f"choose one of: {choices(fitting)}"
+        )
+
+
 def check_search_preset(p: SearchPreset) -> None:
     """Reject impossible settings with one clear line each."""
     for name in ("epochs", "batch_size", "K", "C1", "C2", "resolution", "n_nodes", "k"):
         if getattr(p, name) < 1:
             raise SdasError(f"--{name} must be a positive integer, got {getattr(p, name)}")
+    n_inputs = 2  # every cell reads the two previous cells' outputs
+    if p.k > n_inputs:
+        raise SdasError(
+            f"--k {p.k} is larger than the {n_inputs} predecessors available to the first intermediate "
+            f"node (the cell's two inputs); choose --k between 1 and {n_inputs}"
+        )
+    check_op_set(p.op_set)
+    if p.resolution % 4:
+        raise SdasError(
+            f"--resolution {p.resolution} must be divisible by 4: the two reduction cells halve it with "
+            f"factorized reductions that need even sizes; try --resolution {4 * max(1, round(p.resolution / 4))}"
+        )
     if p.C2 % p.n_nodes:
         raise SdasError(
             f"--C2 {p.C2} must be divisible by the number of intermediate nodes ({p.n_nodes}); "
@@ -126,7 +151,7 @@ def preset_fields(preset_cls) -> list[dataclasses.Field]:
 
 __all__ = [
     "SearchPreset", "TINY", "PAPER", "SEARCH_PRESETS", "get_preset", "override",
-    "check_search_preset", "preset_fields",
+    "check_search_preset", "check_op_set", "preset_fields",
 ]
 
 
@@ -145,6 +170,7 @@ class TrainPreset:
     resolution: int = 32              # input H = W
     # -- evaluation network (sdas_lib.evalnet.NETWORKS): K normal cells per stage, stem C1, first cell C2
     network: str = "cifar"
+    op_set: str = "o2d"               # the genotype must use this op set (a 2D one for the image networks)
     K: int = 6
     C1: int = 108
     C2: int = 144
@@ -227,6 +253,7 @@ def check_train_preset(p: TrainPreset, n_nodes: int = 4) -> None:
     for name in ("epochs", "batch_size", "K", "C1", "C2", "resolution", "eval_batch_size"):
         if getattr(p, name) < 1:
             raise SdasError(f"--{name} must be a positive integer, got {getattr(p, name)}")
+    check_op_set(p.op_set)
     if p.C2 % n_nodes:
         raise SdasError(
             f"--C2 {p.C2} must be divisible by the number of intermediate nodes ({n_nodes}); "

@@ -10,6 +10,12 @@ DAS is the same loop with the ``das`` schedule: every decision at t = T.
 
 A run folder holds config.json, log.txt, metrics.csv (per epoch), decisions.json (the full
 history), genotype.json and checkpoint.pt (plus checkpoint.prev.pt, the one before it).
+
+Checkpoints (every ``checkpoint_every`` iterations, at every epoch end, on Ctrl-C) hold everything
+the loop depends on: weights and BatchNorm statistics, α/β, both optimizers' states, the lr
+schedule position, the decision history, the position in the epoch's batch order, the running
+epoch sums, the metrics so far and the random state. A run resumed from any of them ends with the
+same genotype, history and metrics (except wall-clock seconds) as one never interrupted.
 """
 
 from __future__ import annotations
@@ -34,9 +40,13 @@ from .data import EpochBatches, ImageData, iterate_dataset, load_image_data, spl
 from .discretization import (
     DiscretizationState, Decision, count_valid_architectures, decide,
 )
-from .errors import SdasError
+from .errors import NonFiniteLoss, SdasError
+from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype
-from .io import atomic_torch_save, atomic_write_json, atomic_write_text, prepare_run_dir
+from .io import (
+    CHECKPOINT, atomic_write_json, atomic_write_text, load_checkpoint_file, prepare_run_dir,
+    remove_run_files, save_checkpoint_file, set_aside_corrupt_checkpoint,
+)
 from .presets import SearchPreset, check_search_preset
 from .schedule import get_schedule
 from .space import NORMAL, REDUCE, SearchSpace
@@ -66,10 +76,6 @@ def image_space(preset: SearchPreset) -> SearchSpace:
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(1) == y).float().mean().item()
-
-
-class NonFiniteLoss(SdasError):
-    pass
 
 
 class Searcher:
@@ -108,11 +114,7 @@ class Searcher:
         self.T = preset.epochs * self.iters_per_epoch
         self.M = self.space.total_decisions
         self._build()  # before touching out_dir: a config error leaves nothing behind
-        self.out_dir = prepare_run_dir(out_dir, resume, force, "checkpoint.pt") if out_dir is not None else None
-        if resume:
-            self._load_checkpoint()
-        elif self.out_dir is not None:
-            atomic_write_json(self.out_dir / "config.json", self.config())
+        self.out_dir = open_run_dir(self, out_dir, resume, force)
 
     # -- construction --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -133,6 +135,7 @@ class Searcher:
         self.running = self._zero_running()
         self.elapsed = 0.0
         self.finished = False
+        self.last_checkpoint: int | None = None  # iteration of the newest checkpoint on disk
         # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions);
         # for benchmarks/search_cost.py, not checkpointed.
         self.iteration_seconds: list[tuple[int, int, float]] = []
@@ -201,14 +204,10 @@ class Searcher:
 
     def _check_finite(self, loss: torch.Tensor, what: str) -> None:
         if not torch.isfinite(loss):
-            last = (
-                f"the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
-                if self.out_dir is not None and (self.out_dir / "checkpoint.pt").exists()
-                else "no checkpoint was written yet"
-            )
             raise NonFiniteLoss(
                 f"{what} loss became {loss.item()} at iteration {self.t} (epoch {self.epoch + 1}); "
-                f"{last}. Lower the learning rate (--w_lr / --arch_lr) and start again or --resume"
+                f"{last_checkpoint_note(self)}. Lower the learning rate (--w_lr / --arch_lr) and start "
+                f"again with --force"
             )
 
     # -- evaluation (Table 2) ----------------------------------------------------------------------
@@ -271,7 +270,7 @@ class Searcher:
             self.log(f"resumed at iteration {self.t} (epoch {self.epoch + 1}, {self.state.n_done} decisions made)")
         bar = tqdm(total=self.T, initial=self.t, disable=not self.progress, desc=f"search {self.schedule_name}", leave=False, file=sys.stderr)
         start = time.perf_counter() - self.elapsed
-        try:
+        with graceful_interrupt() as interrupt, bar:
             while self.epoch < p.epochs:
                 w_iter = self.w_batches.iterate(self.epoch, self.pos)
                 a_iter = self.a_batches.iterate(self.epoch, self.pos)
@@ -280,6 +279,7 @@ class Searcher:
                     self.t += 1
                     tick, done_before = time.perf_counter(), self.state.n_done
                     loss, acc = self.w_step(*self._to(xw, yw))
+                    kill_point("iteration", self.t)  # test hook; see sdas_lib.faults
                     r = self.running
                     r["train_loss"] += loss
                     r["train_acc"] += acc
@@ -289,8 +289,11 @@ class Searcher:
                         r["val_loss"] += val[0]
                         r["val_acc"] += val[1]
                         r["n_val"] += 1
-                    for d in self.discretize():
+                    made = self.discretize()
+                    for d in made:
                         self.log("  decision " + d.describe())
+                    if made:
+                        kill_point("decision", self.state.n_done)
                     self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick))
                     self.pos += 1
                     bar.update(1)
@@ -298,9 +301,9 @@ class Searcher:
                     self.elapsed = time.perf_counter() - start
                     if self.out_dir is not None and self.t % p.checkpoint_every == 0 and self.pos < self.iters_per_epoch:
                         self.save_checkpoint()
+                    if interrupt.requested:
+                        stop_interrupted(self)
                 self._end_epoch(time.perf_counter() - start)
-        finally:
-            bar.close()
         self.finished = True
         self.elapsed = time.perf_counter() - start
         self._write_outputs()
@@ -371,6 +374,7 @@ class Searcher:
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
+        check_finite_weights(self)
         ckpt = {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self._resume_key(),
             "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
@@ -378,11 +382,10 @@ class Searcher:
             "w_sched": self.w_sched.state_dict(), "history": [d.to_dict() for d in self.state.history],
             "arch_snapshot": self.arch_snapshot, "metrics": self.metrics, "running": self.running,
             "elapsed": self.elapsed, "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
-        path = self.out_dir / "checkpoint.pt"
-        if path.exists():
-            os.replace(path, self.out_dir / "checkpoint.prev.pt")
-        atomic_torch_save(path, ckpt)
+        save_checkpoint_file(self.out_dir, ckpt)
+        self.last_checkpoint = self.t
 
     def _resume_key(self) -> dict:
         p = asdict(self.preset)
@@ -391,56 +394,114 @@ class Searcher:
         return {"preset": p, "schedule": self.schedule_name, "seed": self.seed, "T": self.T}
 
     def _load_checkpoint(self) -> None:
-        ckpt, used = load_checkpoint_file(self.out_dir, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-        if used.name != "checkpoint.pt":
-            self.log(f"warning: checkpoint.pt is unreadable; resuming from {used.name}")
-        saved, now = ckpt["config"], self._resume_key()
-        if saved != now:
-            diffs = config_differences(saved, now)
-            raise SdasError(
-                f"cannot resume {str(self.out_dir)!r}: its checkpoint was made with a different "
-                f"config ({diffs}); run with the original settings or use another --out"
-            )
-        self.state = DiscretizationState.from_history(self.space, ckpt["history"])
-        self.net.sync(self.state)
-        self.net.load_state_dict(ckpt["net"])
-        self.w_opt = torch.optim.SGD(self.net.weights(), lr=self.preset.w_lr, momentum=self.preset.w_momentum, weight_decay=self.preset.w_weight_decay)
-        self.w_opt.load_state_dict(ckpt["w_opt"])
-        self.a_opt.load_state_dict(ckpt["a_opt"])
-        self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=self.preset.epochs, eta_min=self.preset.w_lr_min)
-        self.w_sched.load_state_dict(ckpt["w_sched"])
-        self.arch_snapshot = ckpt["arch_snapshot"]
-        self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
-        self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
-        self.finished = ckpt["finished"]
-        torch.set_rng_state(ckpt["rng"])
-
-
-def load_checkpoint_file(folder: Path, fmt: str, version: int) -> tuple[dict, Path]:
-    """Load checkpoint.pt, falling back to checkpoint.prev.pt when the newest is corrupt."""
-    errors = []
-    for name in ("checkpoint.pt", "checkpoint.prev.pt"):
-        path = folder / name
-        if not path.is_file():
-            continue
+        ckpt = read_checkpoint(self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
         try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # truncated zip, unpickling error, ...
-            errors.append(f"{name} is corrupt or truncated ({type(err).__name__}: {str(err)[:120]})")
-            continue
-        if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
-            errors.append(f"{name} is not an {fmt} file")
-            continue
-        if ckpt.get("version") != version:
-            errors.append(f"{name} has format version {ckpt.get('version')}, this sdas_lib reads {version}")
-            continue
-        return ckpt, path
-    if not errors:
-        raise SdasError(f"nothing to resume in {str(folder)!r}: it has no checkpoint.pt; start it without --resume")
-    raise SdasError(f"cannot resume {str(folder)!r}: " + "; ".join(errors) + ". Start again with --force")
+            self.state = DiscretizationState.from_history(self.space, ckpt["history"])
+            self.net.sync(self.state)
+            self.net.load_state_dict(ckpt["net"])
+            self.w_opt = torch.optim.SGD(self.net.weights(), lr=self.preset.w_lr, momentum=self.preset.w_momentum, weight_decay=self.preset.w_weight_decay)
+            self.w_opt.load_state_dict(ckpt["w_opt"])
+            self.a_opt.load_state_dict(ckpt["a_opt"])
+            self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=self.preset.epochs, eta_min=self.preset.w_lr_min)
+            self.w_sched.load_state_dict(ckpt["w_sched"])
+            self.arch_snapshot = ckpt["arch_snapshot"]
+            self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
+            self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
+            self.finished = ckpt["finished"]
+            torch.set_rng_state(ckpt["rng"])
+            if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise SdasError(
+                f"the checkpoint in {str(self.out_dir)!r} does not fit this run ({type(err).__name__}: "
+                f"{str(err)[:160]}); start the run again with --force"
+            ) from None
+        self.last_checkpoint = self.t
+
+
+# -- shared by Searcher and train.Trainer: run folders, checkpoints, interruptions ----------------
+
+
+def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> Path | None:
+    """Prepare ``out_dir`` for ``run`` (a Searcher or Trainer): resume from it or start it.
+
+    A fresh start writes config.json (and what ``run.write_start_files`` adds); if that fails,
+    the files written are removed again (and the folder, if this call created it).
+    """
+    if out_dir is None:
+        if resume:
+            raise SdasError("--resume needs the run folder (--out) of the run to continue")
+        return None
+    existed = Path(out_dir).exists()
+    out = prepare_run_dir(out_dir, resume, force)
+    run.out_dir = out
+    try:
+        if resume:
+            run._load_checkpoint()
+        else:
+            atomic_write_json(out / "config.json", run.config())
+            getattr(run, "write_start_files", lambda: None)()
+    except BaseException:
+        if not resume:
+            remove_run_files(out, remove_folder=not existed)
+        raise
+    return out
+
+
+def read_checkpoint(run, fmt: str, version: int) -> dict:
+    """Load ``run.out_dir``'s newest readable checkpoint and check that it belongs to this config.
+
+    An unreadable checkpoint.pt is renamed to checkpoint.corrupt.pt once the previous one is used.
+    """
+    ckpt, used = load_checkpoint_file(run.out_dir, fmt, version)
+    saved, now = ckpt.get("config"), run._resume_key()
+    if saved != now:
+        diffs = config_differences(saved, now) if isinstance(saved, dict) else "no config recorded"
+        raise SdasError(
+            f"cannot resume {str(run.out_dir)!r}: its checkpoint was made with a different "
+            f"config ({diffs}); run with the original settings or use another --out"
+        )
+    if used.name != CHECKPOINT:
+        if (run.out_dir / CHECKPOINT).exists():
+            aside = set_aside_corrupt_checkpoint(run.out_dir)
+            run.log(f"warning: {CHECKPOINT} is corrupt or truncated (kept as {aside.name}); resuming from {used.name}")
+        else:
+            run.log(f"warning: no {CHECKPOINT}; resuming from {used.name}")
+    return ckpt
+
+
+def last_checkpoint_note(run) -> str:
+    """Where a failed run can be resumed from, for error messages."""
+    if run.out_dir is None:
+        return "nothing was saved (no run folder)"
+    if run.last_checkpoint is None:
+        return "no checkpoint was written yet"
+    return f"the last good checkpoint is {run.out_dir / CHECKPOINT} (iteration {run.last_checkpoint})"
+
+
+def check_finite_weights(run) -> None:
+    """Refuse to checkpoint NaN/inf weights: the last good checkpoint must stay the newest."""
+    for name, p in run.net.named_parameters():
+        if not torch.isfinite(p).all():
+            raise NonFiniteLoss(
+                f"parameter {name} became non-finite by iteration {run.t} (epoch {run.epoch + 1}); "
+                f"{last_checkpoint_note(run)}. Lower the learning rate and start again with --force"
+            )
+
+
+def stop_interrupted(run) -> None:
+    """After Ctrl-C: checkpoint at this iteration boundary, say how to resume, raise KeyboardInterrupt."""
+    if run.out_dir is not None:
+        if run.last_checkpoint != run.t:
+            run.save_checkpoint()
+        run.log(f"interrupted at iteration {run.t} of {run.T}; checkpoint written. Run the same command with --resume to continue")
+    else:
+        run.log(f"interrupted at iteration {run.t} of {run.T}")
+    raise KeyboardInterrupt
 
 
 def config_differences(saved: dict, now: dict, prefix: str = "") -> str:
+    """``key: checkpoint X, now Y`` for every leaf that differs, joined by '; '."""
     out = []
     for key in sorted(set(saved) | set(now)):
         a, b = saved.get(key), now.get(key)

@@ -76,20 +76,13 @@ class ArchParameters(nn.Module):
 class SearchEdge(nn.Module):
     """Edge (j, i): Σ_o softmax(α)_o · o(x) over the op set (Eq. 2, without β) until decided.
 
-    Search-time ops use BatchNorm without affine parameters, and pooling ops get one too (DARTS).
+    Ops are built by :meth:`~sdas_lib.ops.OpSet.build_search` (non-affine BN, pools + BN).
     """
 
     def __init__(self, op_set: str, C: int, stride):
         super().__init__()
         ops = get_op_set(op_set)
-        built = {}
-        for name in ops.names:
-            op = ops.build(name, C, stride, affine=False)
-            if ops.kind(name) == "pool":
-                bn = nn.BatchNorm2d(C, affine=False) if ops.ndim == 2 else nn.BatchNorm3d(C, affine=False)
-                op = nn.Sequential(op, bn)
-            built[name] = op
-        self.ops = nn.ModuleDict(built)
+        self.ops = nn.ModuleDict({name: ops.build_search(name, C, stride) for name in ops.names})
         self.columns = list(range(len(ops)))  # α column of each op still held
         self.decided = False
 

@@ -4,8 +4,9 @@ One loop for every image network (and, later, video): SGD with momentum, a cosin
 exponential learning rate per epoch, gradient clipping, cutout, drop path ramped linearly from 0
 to ``drop_path`` over the epochs, the auxiliary tower's loss weighted by ``auxiliary_weight``,
 optional label smoothing. It mirrors :mod:`sdas_lib.search`: deterministic, resumable batches
-(:class:`~sdas_lib.data.EpochBatches`) and atomic checkpoints, so a resumed run sees exactly the
-batches it would have seen.
+(:class:`~sdas_lib.data.EpochBatches`) and atomic checkpoints holding the weights, the optimizer,
+the lr schedule position, the batch position and the random state (drop path, cutout), so a run
+killed at any moment and resumed ends with the same weights and metrics as one never interrupted.
 
 A run folder holds config.json, log.txt, genotype.json (the genotype used), metrics.csv (per epoch),
 checkpoint.pt (plus checkpoint.prev.pt), and at the end weights.pt and result.json.
@@ -29,12 +30,13 @@ import torch.nn.functional as F
 from . import __version__
 from .complexity import count_mult_adds, count_parameters, human
 from .data import EpochBatches, ImageData, cutout_batch, iterate_dataset, load_image_data
-from .errors import SdasError
+from .errors import NonFiniteLoss, SdasError
 from .evalnet import EvalNetwork, build_network, get_network
+from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype, resolve_genotype
-from .io import atomic_torch_save, atomic_write_json, atomic_write_text, prepare_run_dir
+from .io import atomic_torch_save, atomic_write_json, atomic_write_text, save_checkpoint_file
 from .presets import TrainPreset, check_train_preset
-from .search import config_differences, load_checkpoint_file
+from .search import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
 
 CHECKPOINT_FORMAT = "sdas-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -81,8 +83,10 @@ class Trainer:
     ):
         check_train_preset(preset)
         self.spec = get_network(preset.network)
-        if not isinstance(genotype, Genotype):
-            genotype = resolve_genotype(genotype, cell_types=self.spec.cell_types, k=None)
+        if isinstance(genotype, Genotype):
+            genotype = Genotype.from_dict(genotype.to_dict(), cell_types=self.spec.cell_types, k=None, op_set=preset.op_set)
+        else:
+            genotype = resolve_genotype(genotype, cell_types=self.spec.cell_types, k=None, op_set=preset.op_set)
         self.genotype = genotype
         self.preset, self.seed, self.device = preset, int(seed), torch.device(device)
         self.progress = progress
@@ -96,12 +100,11 @@ class Trainer:
         self.iters_per_epoch = len(self.batches)
         self.T = preset.epochs * self.iters_per_epoch
         self._build()  # before touching out_dir: a config error leaves nothing behind
-        self.out_dir = prepare_run_dir(out_dir, resume, force, "checkpoint.pt") if out_dir is not None else None
-        if resume:
-            self._load_checkpoint()
-        elif self.out_dir is not None:
-            atomic_write_json(self.out_dir / "config.json", self.config())
-            self.genotype.save(self.out_dir / "genotype.json")
+        self.out_dir = open_run_dir(self, out_dir, resume, force)
+
+    def write_start_files(self) -> None:
+        """What a fresh run folder gets besides config.json: the genotype it trains."""
+        self.genotype.save(self.out_dir / "genotype.json")
 
     # -- construction --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -113,7 +116,14 @@ class Trainer:
         )
         self.input_shape = (self.data.in_channels, self.data.resolution, self.data.resolution)
         self.params = count_parameters(net, exclude_auxiliary=True)
-        self.mult_adds = count_mult_adds(net, self.input_shape)
+        try:
+            self.mult_adds = count_mult_adds(net, self.input_shape)  # one forward pass on a zero input
+        except RuntimeError as err:
+            raise SdasError(
+                f"--resolution {self.data.resolution} does not fit the {p.network!r} network: its reductions "
+                f"need sizes that halve evenly ({str(err).splitlines()[0][:120]}); try its default "
+                f"--resolution {self.spec.resolution}"
+            ) from None
         self.memory_format = torch.channels_last if p.channels_last else torch.contiguous_format
         self.net: EvalNetwork = net.to(self.device, memory_format=self.memory_format)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
@@ -124,6 +134,7 @@ class Trainer:
         self.running = self._zero_running()
         self.elapsed = 0.0
         self.finished = False
+        self.last_checkpoint: int | None = None  # iteration of the newest checkpoint on disk
 
     def _make_scheduler(self):
         p = self.preset
@@ -176,14 +187,9 @@ class Trainer:
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
-            last = (
-                f"the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
-                if self.out_dir is not None and (self.out_dir / "checkpoint.pt").exists()
-                else "no checkpoint was written yet"
-            )
-            raise SdasError(
+            raise NonFiniteLoss(
                 f"training loss became {loss.item()} at iteration {self.t} (epoch {self.epoch + 1}); "
-                f"{last}. Lower the learning rate (--lr) and start again or --resume"
+                f"{last_checkpoint_note(self)}. Lower the learning rate (--lr) and start again with --force"
             )
 
     # -- evaluation ------------------------------------------------------------------------------
@@ -223,7 +229,7 @@ class Trainer:
         bar = tqdm(total=self.T, initial=self.t, disable=not self.progress, desc="retrain", leave=False, file=sys.stderr)
         start = time.perf_counter() - self.elapsed
         in_memory_cutout = self.data.in_memory and p.cutout > 0
-        try:
+        with graceful_interrupt() as interrupt, bar:
             while self.epoch < p.epochs:
                 self.net.drop_path_prob = self.drop_path_prob(self.epoch)
                 batches = self.batches.iterate(self.epoch, self.pos)
@@ -233,6 +239,7 @@ class Trainer:
                         x = cutout_batch(x, p.cutout)  # file-backed sets do it in their transforms
                     self.t += 1
                     loss, correct = self.step(*self._to(x, y))
+                    kill_point("iteration", self.t)  # test hook; see sdas_lib.faults
                     r = self.running
                     r["loss"] += loss * len(y)
                     r["correct"] += correct
@@ -243,9 +250,9 @@ class Trainer:
                     self.elapsed = time.perf_counter() - start
                     if self.out_dir is not None and self.t % p.checkpoint_every == 0 and self.pos < self.iters_per_epoch:
                         self.save_checkpoint()
+                    if interrupt.requested:
+                        stop_interrupted(self)
                 self._end_epoch(time.perf_counter() - start)
-        finally:
-            bar.close()
         self.finished = True
         self.elapsed = time.perf_counter() - start
         self._write_outputs()
@@ -324,6 +331,7 @@ class Trainer:
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
+        check_finite_weights(self)
         ckpt = {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self._resume_key(),
             "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
@@ -332,10 +340,8 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
-        path = self.out_dir / "checkpoint.pt"
-        if path.exists():
-            os.replace(path, self.out_dir / "checkpoint.prev.pt")
-        atomic_torch_save(path, ckpt)
+        save_checkpoint_file(self.out_dir, ckpt)
+        self.last_checkpoint = self.t
 
     def _resume_key(self) -> dict:
         p = asdict(self.preset)
@@ -344,25 +350,24 @@ class Trainer:
         return {"preset": p, "seed": self.seed, "genotype": self.genotype.to_dict(), "T": self.T}
 
     def _load_checkpoint(self) -> None:
-        ckpt, used = load_checkpoint_file(self.out_dir, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-        if used.name != "checkpoint.pt":
-            self.log(f"warning: checkpoint.pt is unreadable; resuming from {used.name}")
-        saved, now = ckpt["config"], self._resume_key()
-        if saved != now:
+        ckpt = read_checkpoint(self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        try:
+            self.net.load_state_dict(ckpt["net"])
+            self.opt.load_state_dict(ckpt["opt"])
+            self.sched.load_state_dict(ckpt["sched"])
+            self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
+            self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
+            self.finished = ckpt["finished"]
+            torch.set_rng_state(ckpt["rng"])
+            if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise SdasError(
-                f"cannot resume {str(self.out_dir)!r}: its checkpoint was made with a different "
-                f"config ({config_differences(saved, now)}); run with the original settings or use another --out"
-            )
-        self.net.load_state_dict(ckpt["net"])
-        self.opt.load_state_dict(ckpt["opt"])
-        self.sched.load_state_dict(ckpt["sched"])
-        self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
-        self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
-        self.finished = ckpt["finished"]
+                f"the checkpoint in {str(self.out_dir)!r} does not fit this run ({type(err).__name__}: "
+                f"{str(err)[:160]}); start the run again with --force"
+            ) from None
         self.net.drop_path_prob = self.drop_path_prob(self.epoch)
-        torch.set_rng_state(ckpt["rng"])
-        if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
+        self.last_checkpoint = self.t
 
 
 def run_training(preset: TrainPreset, genotype: Genotype | str, seed: int = 0, **kwargs) -> TrainResult:

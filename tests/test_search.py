@@ -11,7 +11,9 @@ from sdas_lib.search import Searcher, load_history
 from sdas_lib.space import IMAGE_SPACE
 
 
-@pytest.mark.parametrize("schedule", ["A", "B", "C", "das"])
+@pytest.mark.parametrize(
+    "schedule", [pytest.param(s, marks=pytest.mark.slow) for s in ("A", "B", "das")] + ["C"]
+)
 def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset, schedule, tmp_path):
     out = tmp_path / schedule
     res = Searcher(micro_preset, schedule, seed=0, out_dir=out, progress=False, log=lambda s: None).run()

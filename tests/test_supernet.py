@@ -101,3 +101,32 @@ def test_bad_network_shapes_are_refused():
         SearchNetwork(IMAGE_SPACE, image_layout(1), 8, 30, 10)
     with pytest.raises(SdasError, match="K .* must be >= 1"):
         image_layout(0)
+
+
+def test_fully_decided_supernet_equals_the_plain_network_of_its_genotype():
+    from sdas_lib.evalnet import CifarNetwork
+
+    net = small_net()
+    alpha, beta = net.arch.as_dicts()
+    with torch.no_grad():
+        for c in alpha:
+            alpha[c].normal_()
+            beta[c].normal_()
+    state = DiscretizationState(IMAGE_SPACE)
+    decide(state, alpha, beta, 36, 0)
+    net.sync(state)
+    plain = CifarNetwork(state.genotype(), K=1, C1=8, C2=16, num_classes=10, auxiliary=False, search_ops=True)
+    # Same modules in the same order (stem, cells, classifier): copy tensor by tensor.
+    def ordered(sd):
+        rank = lambda k: (0, 0) if k.startswith("stem") else (1, int(k.split(".")[1])) if k.startswith("cells.") else (2, 0)
+        return dict(sorted(((k, v) for k, v in sd.items() if not k.startswith("arch.")), key=lambda kv: rank(kv[0])))
+
+    src = list(ordered(net.state_dict()).values())
+    dst = ordered(plain.state_dict())
+    assert [tuple(v.shape) for v in src] == [tuple(v.shape) for v in dst.values()]
+    plain.load_state_dict(dict(zip(dst, src)))
+    x = torch.randn(4, 3, 16, 16)
+    for mode in (False, True):  # eval mode (running stats) and train mode (batch stats)
+        net.train(mode)
+        plain.train(mode)
+        torch.testing.assert_close(net(x), plain(x))

@@ -129,6 +129,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_continues_with_exactly_the_same_batches(tmp_path, digits):
     p = mini(epochs=2, checkpoint_every=3, batch_size=128)  # 11 iterations per epoch
     full = Trainer(p, "darts_v2", seed=3, out_dir=tmp_path / "full", progress=False, log=lambda s: None, data=digits).run()
