@@ -9,7 +9,9 @@ Measures, in one run:
 4. a fully decided search iteration against one training iteration of a plain network built
    from the same genotype with the same search-time ops (the physical floor);
 5. the mixing overhead: the supernet's iteration before any decision against the sum of its ops
-   run alone.
+   run alone, and the profiler's share of the kernels that only the mixing needs.
+
+Searches evaluate only after their last epoch here, so that wall time is the search itself.
 
 Prints a table and writes figures/search_cost.csv and figures/search_cost.png.
 
@@ -35,12 +37,12 @@ PAPER = {"A": 0.31 / 0.52, "B": 0.37 / 0.52, "C": 0.25 / 0.52}
 
 
 def make_preset(args):
+    """The tiny preset, evaluated only after the last epoch: wall time is then the search itself
+    (the per-epoch relaxed evaluation of a mixed supernet would weigh on DAS alone)."""
     from sdas_lib.presets import TINY
 
-    changes = {"threads": args.threads}
-    if args.epochs:
-        changes["epochs"] = args.epochs
-    return dataclasses.replace(TINY, **changes)
+    epochs = args.epochs or TINY.epochs
+    return dataclasses.replace(TINY, threads=args.threads, epochs=epochs, eval_every=epochs)
 
 
 def run_search(job):
@@ -73,17 +75,14 @@ def _median_time(fn, reps: int) -> float:
     return statistics.median(times)
 
 
-def measure_costs(preset, seed: int, genotype_dict: dict, reps: int):
-    """Op costs, fixed costs, the mixed/decided supernet iterations and the plain-network floor."""
+def measure_costs(preset, seed: int, reps: int):
+    """Each op's cost alone at its place in the supernet, the mixed iteration, the mixing share."""
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(preset.threads or torch.get_num_threads())
     from sdas_lib.discretization import DiscretizationState
-    from sdas_lib.evalnet import build_network
-    from sdas_lib.genotype import Genotype
     from sdas_lib.search import Searcher
-    from sdas_lib.supernet import SearchEdge, prune_optimizer
+    from sdas_lib.supernet import SearchEdge
 
     s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
     x, y = s._to(*next(s.w_batches.iterate(0)))
@@ -130,63 +129,90 @@ def measure_costs(preset, seed: int, genotype_dict: dict, reps: int):
     op_names = list(s.net.cells[0].edges["0"].ops)
     costs = {(c, e, n): op_cost(c, e, n) for c in range(len(s.net.cells)) for e in range(s.space.n_edges) for n in op_names}
 
-    def held_ops_cost(state: DiscretizationState, mode: int) -> float:
-        total = 0.0
-        for c, cell in enumerate(s.net.cells):
-            ct = cell.cell_type
-            for e in range(s.space.n_edges):
-                if not state.edge_alive(ct, e):
-                    continue
-                col = state.edge_op(ct, e)
-                names = op_names if col is None else [op_names[col]]
-                total += sum(costs[(c, e, n)][mode] for n in names)
-        return total
-
     # Mixed supernet: w step and α/β step as the search runs them.
     mixed_w = _median_time(lambda: s.w_step(x, y), reps)
     mixed_a = _median_time(lambda: s.arch_step(xa, ya), reps)
+    meta = (s.space, [c.cell_type for c in s.net.cells], op_names)
     empty = DiscretizationState(s.space)
-    ops_w, ops_a = held_ops_cost(empty, 0), held_ops_cost(empty, 1)
+    ops_w, ops_a = _held_cost(empty, {"costs": costs}, meta, 0), _held_cost(empty, {"costs": costs}, meta, 1)
 
-    # Fully decided supernet with the genotype found by the DAS run (same decisions replayed).
+    # Where the mixing time goes: the profiler's self time of the kernels that only mixing needs
+    # (scaling and summing op outputs by softmax(α)·sigmoid(β), and their backward).
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(reps):
+            s.w_step(x, y)
+            s.arch_step(xa, ya)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    mixing = sum(e.self_cpu_time_total for e in events if e.key in MIXING_KERNELS)
+    return {
+        "mixed_w": mixed_w, "mixed_a": mixed_a, "ops_w": ops_w, "ops_a": ops_a,
+        "mixing_share": mixing / total, "costs": costs, "op_names": op_names,
+    }, meta
+
+
+# Elementwise kernels that the weighted mixing of Eq. 2 adds (forward and backward); a plain
+# network's node sums are ``aten::add`` too, so this errs on the side of counting too much.
+MIXING_KERNELS = {
+    "aten::mul", "aten::addcmul", "aten::add", "aten::sum", "aten::_softmax", "aten::sigmoid",
+    "aten::_softmax_backward_data", "aten::sigmoid_backward", "aten::unbind", "aten::stack",
+}
+
+
+def measure_floor(preset, seed: int, genotype_dict: dict, reps: int) -> dict:
+    """A fully decided search iteration against a plain network's training iteration.
+
+    Both are built in this fresh process and timed alternately, so neither inherits the other's
+    heap or a warmer cache. The decided supernet runs what the search runs: the w step and the
+    α/β step, which returns at once when nothing architectural is left to learn.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(preset.threads or torch.get_num_threads())
+    from sdas_lib.evalnet import build_network
+    from sdas_lib.genotype import Genotype
+    from sdas_lib.search import Searcher
+    from sdas_lib.supernet import prune_optimizer
+
+    s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
+    x, y = s._to(*next(s.w_batches.iterate(0)))
+    xa, ya = s._to(*next(s.a_batches.iterate(0)))
     g = Genotype.from_dict(genotype_dict)
-    alpha, beta = s.net.arch.as_dicts()
-    state = _state_for_genotype(s.space, g)
-    s.state = state
-    prune_optimizer(s.w_opt, s.net.sync(state))
+    s.state = _state_for_genotype(s.space, g)
+    prune_optimizer(s.w_opt, s.net.sync(s.state))
     s.arch_snapshot = s.net.arch.snapshot()
+
+    torch.manual_seed(seed)
+    plain = build_network(
+        "cifar", g, K=preset.K, C1=preset.C1, C2=preset.C2, num_classes=s.data.num_classes,
+        auxiliary=False, search_ops=True,
+    ).to(memory_format=s.memory_format)
+    opt = torch.optim.SGD(plain.parameters(), lr=preset.w_lr, momentum=preset.w_momentum, weight_decay=preset.w_weight_decay)
+    plain.train()
 
     def decided_iteration():
         s.w_step(x, y)
         assert s.arch_step(xa, ya) is None
 
-    decided = _median_time(decided_iteration, reps)
-    fixed_w = max(decided - held_ops_cost(state, 0), 0.0)
-
-    # The floor: a plain network from the same genotype with the search-time ops, same size.
-    torch.manual_seed(seed)
-    plain = build_network(
-        "cifar", g, K=preset.K, C1=preset.C1, C2=preset.C2, num_classes=s.data.num_classes,
-        auxiliary=False, search_ops=True,
-    ).to(memory_format=mf)
-    opt = torch.optim.SGD(plain.parameters(), lr=preset.w_lr, momentum=preset.w_momentum, weight_decay=preset.w_weight_decay)
-    plain.train()
-
     def plain_iteration():
-        logits = plain(x)
-        logits = logits[0] if isinstance(logits, tuple) else logits
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(plain(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], preset.grad_clip)
         opt.step()
 
-    floor = _median_time(plain_iteration, reps)
-    return {
-        "mixed_w": mixed_w, "mixed_a": mixed_a, "ops_w": ops_w, "ops_a": ops_a, "decided": decided,
-        "fixed_w": fixed_w, "plain": floor, "costs": costs, "op_names": op_names,
-        "held_ops_cost": None,  # not picklable; recomputed by ideal_ratio
-    }, (s.space, [c.cell_type for c in s.net.cells], op_names)
+    times = {"decided": [], "plain": []}
+    for f in (decided_iteration, plain_iteration):
+        f()
+    for _ in range(max(reps, 3) * 3):
+        for name, f in (("decided", decided_iteration), ("plain", plain_iteration)):
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _state_for_genotype(space, g):
@@ -204,6 +230,18 @@ def _state_for_genotype(space, g):
     return state
 
 
+def _held_cost(state, m: dict, meta, mode: int) -> float:
+    """Σ over the ops a state still holds of their cost alone (mode 0: w step, 1: α/β step)."""
+    space, cell_types, op_names = meta
+    total = 0.0
+    for c, ct in enumerate(cell_types):
+        for e in range(space.n_edges):
+            if state.edge_alive(ct, e):
+                col = state.edge_op(ct, e)
+                total += sum(m["costs"][(c, e, n)][mode] for n in (op_names if col is None else [op_names[col]]))
+    return total
+
+
 def ideal_ratio(run: dict, m: dict, meta) -> float:
     """Σ_t model(state_t) / Σ_t model(nothing decided); model = fixed + held ops (w) + held ops (α/β).
 
@@ -211,24 +249,14 @@ def ideal_ratio(run: dict, m: dict, meta) -> float:
     """
     from sdas_lib.discretization import Decision, DiscretizationState
 
-    space, cell_types, op_names = meta
-    costs = m["costs"]
+    space = meta[0]
 
     def model(state):
-        total = m["fixed_w"]
-        w = a = 0.0
-        for c, ct in enumerate(cell_types):
-            for e in range(space.n_edges):
-                if not state.edge_alive(ct, e):
-                    continue
-                col = state.edge_op(ct, e)
-                for n in (op_names if col is None else [op_names[col]]):
-                    w += costs[(c, e, n)][0]
-                    a += costs[(c, e, n)][1]
         learning = any(
             len(state.edge_ops[ct]) < space.n_edges or not state.cell_complete(ct) for ct in space.cell_type_names
         )
-        return total + w + ((m["fixed_w"] + a) if learning else 0.0)
+        w = m["fixed_w"] + _held_cost(state, m, meta, 0)
+        return w + ((m["fixed_w"] + _held_cost(state, m, meta, 1)) if learning else 0.0)
 
     history = [Decision.from_dict(d) for d in run["history"]]
     state = DiscretizationState(space)
@@ -260,31 +288,45 @@ def main() -> None:
             runs[sch] = pool.apply(run_search, ((sch, args.seed, preset),))
         print(f"search {sch:>3}: {runs[sch]['wall']:.1f}s, peak RSS {runs[sch]['peak_mb']:.0f} MB", flush=True)
     with ctx.Pool(1) as pool:
-        m, meta = pool.apply(measure_costs, (preset, args.seed, runs["das"]["genotype"], args.reps))
+        m, meta = pool.apply(measure_costs, (preset, args.seed, args.reps))
+    with ctx.Pool(1) as pool:
+        m.update(pool.apply(measure_floor, (preset, args.seed, runs["das"]["genotype"], args.reps)))
+    # The non-op part of a w step (stem, preprocessing, classifier, loss, optimizer), from the
+    # fully decided network: its iteration minus its ops alone.
+    from sdas_lib.genotype import Genotype
+
+    decided_state = _state_for_genotype(meta[0], Genotype.from_dict(runs["das"]["genotype"]))
+    m["fixed_w"] = max(m["decided"] - _held_cost(decided_state, m, meta, 0), 0.0)
 
     das = runs["das"]["wall"]
+    das_its = sum(sec for *_, sec in runs["das"]["iterations"])
     rows = []
     print(f"\npreset tiny ({preset.epochs} epochs, T={runs['das']['T']}), seed {args.seed}, threads {args.threads or 'default'}")
-    print(f"{'schedule':>8} {'wall s':>7} {'ratio':>6} {'ideal':>6} {'vs ideal':>8} {'target':>6} {'paper':>6} {'peak MB':>7} {'test acc':>8}")
+    print(f"{'schedule':>8} {'wall s':>7} {'ratio':>6} {'its':>6} {'ideal':>6} {'vs ideal':>8} {'target':>6} {'paper':>6} {'peak MB':>7} {'test acc':>8}")
     for sch in SCHEDULES:
         r = runs[sch]
         ratio = r["wall"] / das
+        its_ratio = sum(sec for *_, sec in r["iterations"]) / das_its
         ideal = ideal_ratio(r, m, meta)
         rows.append({
             "schedule": sch, "wall_s": round(r["wall"], 2), "ratio_to_das": round(ratio, 4),
+            "iterations_ratio": round(its_ratio, 4),
             "ideal_ratio": round(ideal, 4), "measured_over_ideal": round(ratio / ideal, 4),
             "target": TARGETS.get(sch, ""), "paper": round(PAPER[sch], 3) if sch in PAPER else "",
             "peak_rss_mb": round(r["peak_mb"], 1), "test_acc_discrete": r["test_acc_discrete"],
         })
-        print(f"{sch:>8} {r['wall']:>7.1f} {ratio:>6.3f} {ideal:>6.3f} {ratio / ideal - 1:>+8.1%} "
+        print(f"{sch:>8} {r['wall']:>7.1f} {ratio:>6.3f} {its_ratio:>6.3f} {ideal:>6.3f} {ratio / ideal - 1:>+8.1%} "
               f"{TARGETS.get(sch, 1.0):>6.2f} {PAPER.get(sch, 1.0):>6.2f} {r['peak_mb']:>7.0f} {r['test_acc_discrete']:>8.3f}")
 
     mixed = m["mixed_w"] + m["mixed_a"]
-    overhead = mixed - (m["ops_w"] + m["ops_a"]) - 2 * m["fixed_w"]
+    ops_alone = m["ops_w"] + m["ops_a"]
+    overhead = mixed - ops_alone - 2 * m["fixed_w"]
     print(f"\nmixed supernet iteration: {mixed:.3f}s (w {m['mixed_w']:.3f} + α/β {m['mixed_a']:.3f})")
-    print(f"  its ops run alone: {m['ops_w'] + m['ops_a']:.3f}s (w {m['ops_w']:.3f} + α/β {m['ops_a']:.3f}); "
+    print(f"  its ops run alone: {ops_alone:.3f}s (w {m['ops_w']:.3f} + α/β {m['ops_a']:.3f}); "
           f"non-op fixed cost 2 x {m['fixed_w']:.3f}s")
-    print(f"  mixing overhead: {overhead:.3f}s = {overhead / (m['ops_w'] + m['ops_a']):.1%} of the ops (target <= 10%)")
+    print(f"  iteration - ops alone - fixed: {overhead:+.3f}s = {overhead / ops_alone:+.1%} of the ops (target <= 10%)")
+    print(f"  profiler: mixing kernels take {m['mixing_share']:.1%} of the iteration's CPU time, "
+          f"{m['mixing_share'] / (1 - m['mixing_share']):.1%} of the rest")
     print(f"fully decided search iteration: {m['decided']:.4f}s; plain network iteration: {m['plain']:.4f}s; "
           f"ratio {m['decided'] / m['plain']:.3f} (target <= 1.10)")
 
@@ -297,8 +339,9 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
     (out / "search_cost_micro.json").write_text(json.dumps({
-        "mixed_iteration_s": mixed, "ops_alone_s": m["ops_w"] + m["ops_a"], "fixed_w_s": m["fixed_w"],
-        "mixing_overhead_fraction": overhead / (m["ops_w"] + m["ops_a"]), "decided_iteration_s": m["decided"],
+        "mixed_iteration_s": mixed, "ops_alone_s": ops_alone, "fixed_w_s": m["fixed_w"],
+        "mixing_overhead_fraction": overhead / ops_alone, "mixing_kernel_share": m["mixing_share"],
+        "decided_iteration_s": m["decided"],
         "plain_iteration_s": m["plain"], "decided_over_plain": m["decided"] / m["plain"],
     }, indent=1) + "\n")
 

@@ -1,7 +1,9 @@
 """Do the tiny preset's decisions follow learned preferences? Seeds × α/β learning rates.
 
 For each α/β learning rate it runs the tiny search with several seeds (each in its own process,
-two at a time) and reports:
+two at a time), each twice: as is, and with α's starting point nudged by N(0, 1e-6). It reports:
+- stability: the share of edges that keep their op under that nudge. Decisions that follow
+  learned preferences survive it; decisions made on priorities of ~1e-4 flip;
 - how far each decision's priority stands above the median priority of the other candidates in
   the queue at that moment (the spread across α rows); noise decisions sit on the diagonal;
 - agreement across seeds: the share of edges whose op choice matches between two seeds, against
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_one(args):
-    arch_lr, seed, schedule, epochs = args
+    arch_lr, seed, schedule, epochs, perturb = args
     import torch
 
     torch.set_num_threads(1)
@@ -37,8 +39,21 @@ def run_one(args):
     from sdas_lib.search import Searcher
 
     preset = dataclasses.replace(TINY, arch_lr=arch_lr, epochs=epochs or TINY.epochs, threads=1)
-    res = Searcher(preset, schedule, seed, progress=False, log=lambda s: None).run()
-    return arch_lr, seed, [d.to_dict() for d in res.history], res.metrics[-1]
+    searcher = Searcher(preset, schedule, seed, progress=False, log=lambda s: None)
+    if perturb:  # a float-level nudge of α's starting point (0 in Algorithm 1): N(0, 1e-6)
+        g = torch.Generator().manual_seed(10_000 + seed)
+        with torch.no_grad():
+            for a in searcher.net.arch.alpha.values():
+                a.add_(1e-6 * torch.randn(a.shape, generator=g))
+    res = searcher.run()
+    return arch_lr, seed, perturb, [d.to_dict() for d in res.history], res.metrics[-1]
+
+
+def same_choices(h1: list[dict], h2: list[dict]) -> float:
+    """Share of edges given the same op in two histories."""
+    a = {(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h1 if d["kind"] == "edge"}
+    b = {(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h2 if d["kind"] == "edge"}
+    return sum(a[k] == b[k] for k in a) / len(a)
 
 
 def agreement(histories: list[list[dict]], late_after: int | None = None) -> tuple[float, float]:
@@ -71,9 +86,11 @@ def main() -> None:
     ap.add_argument("--dump", help="also write every decision history to this JSON file")
     args = ap.parse_args()
 
-    jobs = [(lr, s, args.schedule, args.epochs) for lr in args.arch_lrs for s in args.seeds]
+    jobs = [(lr, s, args.schedule, args.epochs, p) for lr in args.arch_lrs for s in args.seeds for p in (False, True)]
     with mp.get_context("spawn").Pool(args.processes) as pool:
-        results = pool.map(run_one, jobs)
+        everything = pool.map(run_one, jobs, chunksize=1)
+    results = [(lr, s, h, m) for lr, s, p, h, m in everything if not p]
+    perturbed = {(lr, s): h for lr, s, p, h, m in everything if p}
 
     import matplotlib
 
@@ -84,12 +101,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(args.arch_lrs), figsize=(4.5 * len(args.arch_lrs), 4), squeeze=False)
     rows = ["arch_lr,seed,step,kind,priority,median_other_priority"]
-    print(f"{'arch_lr':>8} {'agree':>6} {'late':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
+    print(f"{'arch_lr':>8} {'stable':>6} {'agree':>6} {'late':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
     for ax, lr in zip(axes[0], args.arch_lrs):
         mine = [r for r in results if r[0] == lr]
         same, chance = agreement([h for _, _, h, _ in mine])
         T = max(d["iteration"] for _, _, h, _ in mine for d in h)
         late, _ = agreement([h for _, _, h, _ in mine], late_after=T // 2)
+        stable = statistics.mean(same_choices(h, perturbed[(lr, s)]) for _, s, h, _ in mine)
         prios, others = [], []
         for _, seed, hist, _ in mine:
             pts = [(d["median_priority"], d["priority"]) for d in hist if d["priority"] is not None and d["median_priority"] is not None]
@@ -103,16 +121,16 @@ def main() -> None:
         top = max(prios + others + [1e-6]) * 1.05
         ax.plot([0, top], [0, top], "k--", lw=0.8, label="priority = median of the rest")
         ax.set(xlabel="median priority of the other candidates", ylabel="priority of the decision",
-               title=f"arch lr {lr:g}: seeds agree {same:.0%}, late {late:.0%} (chance {chance:.0%})")
+               title=f"arch lr {lr:g}: stable {stable:.0%}; seeds agree {same:.0%} (chance {chance:.0%})")
         ax.legend(fontsize=7)
         acc = statistics.mean(m["test_acc_discrete"] for *_, m in mine)
-        print(f"{lr:>8g} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
+        print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
     fig.suptitle(f"tiny preset, schedule {args.schedule}: does each decision follow a learned preference?")
     fig.tight_layout()
     fig.savefig(out / "tiny_decisions.png", dpi=110)
     (out / "tiny_decisions.csv").write_text("\n".join(rows) + "\n")
     if args.dump:
-        Path(args.dump).write_text(json.dumps([{"arch_lr": lr, "seed": s, "history": h} for lr, s, h, _ in results]))
+        Path(args.dump).write_text(json.dumps([{"arch_lr": lr, "seed": s, "perturbed": p, "history": h} for lr, s, p, h, _ in everything]))
     print(f"wrote {out / 'tiny_decisions.png'} and {out / 'tiny_decisions.csv'}")
 
 

@@ -9,7 +9,6 @@ from its last checkpoint when the same command is run again with ``--resume``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from typing import Sequence
 

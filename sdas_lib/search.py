@@ -43,11 +43,9 @@ from .discretization import (
 from .errors import NonFiniteLoss, SdasError
 from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype
-from .io import (
-    CHECKPOINT, atomic_write_json, atomic_write_text, load_checkpoint_file, prepare_run_dir,
-    remove_run_files, save_checkpoint_file, set_aside_corrupt_checkpoint,
-)
+from .io import atomic_write_json, atomic_write_text, save_checkpoint_file
 from .presets import SearchPreset, check_search_preset
+from .runs import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
 from .schedule import get_schedule
 from .space import NORMAL, REDUCE, SearchSpace
 from .supernet import SearchNetwork, image_layout, prune_optimizer
@@ -417,101 +415,6 @@ class Searcher:
                 f"{str(err)[:160]}); start the run again with --force"
             ) from None
         self.last_checkpoint = self.t
-
-
-# -- shared by Searcher and train.Trainer: run folders, checkpoints, interruptions ----------------
-
-
-def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> Path | None:
-    """Prepare ``out_dir`` for ``run`` (a Searcher or Trainer): resume from it or start it.
-
-    A fresh start writes config.json (and what ``run.write_start_files`` adds); if that fails,
-    the files written are removed again (and the folder, if this call created it).
-    """
-    if out_dir is None:
-        if resume:
-            raise SdasError("--resume needs the run folder (--out) of the run to continue")
-        return None
-    existed = Path(out_dir).exists()
-    out = prepare_run_dir(out_dir, resume, force)
-    run.out_dir = out
-    try:
-        if resume:
-            run._load_checkpoint()
-        else:
-            atomic_write_json(out / "config.json", run.config())
-            getattr(run, "write_start_files", lambda: None)()
-    except BaseException:
-        if not resume:
-            remove_run_files(out, remove_folder=not existed)
-        raise
-    return out
-
-
-def read_checkpoint(run, fmt: str, version: int) -> dict:
-    """Load ``run.out_dir``'s newest readable checkpoint and check that it belongs to this config.
-
-    An unreadable checkpoint.pt is renamed to checkpoint.corrupt.pt once the previous one is used.
-    """
-    ckpt, used = load_checkpoint_file(run.out_dir, fmt, version)
-    saved, now = ckpt.get("config"), run._resume_key()
-    if saved != now:
-        diffs = config_differences(saved, now) if isinstance(saved, dict) else "no config recorded"
-        raise SdasError(
-            f"cannot resume {str(run.out_dir)!r}: its checkpoint was made with a different "
-            f"config ({diffs}); run with the original settings or use another --out"
-        )
-    if used.name != CHECKPOINT:
-        if (run.out_dir / CHECKPOINT).exists():
-            aside = set_aside_corrupt_checkpoint(run.out_dir)
-            run.log(f"warning: {CHECKPOINT} is corrupt or truncated (kept as {aside.name}); resuming from {used.name}")
-        else:
-            run.log(f"warning: no {CHECKPOINT}; resuming from {used.name}")
-    return ckpt
-
-
-def last_checkpoint_note(run) -> str:
-    """Where a failed run can be resumed from, for error messages."""
-    if run.out_dir is None:
-        return "nothing was saved (no run folder)"
-    if run.last_checkpoint is None:
-        return "no checkpoint was written yet"
-    return f"the last good checkpoint is {run.out_dir / CHECKPOINT} (iteration {run.last_checkpoint})"
-
-
-def check_finite_weights(run) -> None:
-    """Refuse to checkpoint NaN/inf weights: the last good checkpoint must stay the newest."""
-    for name, p in run.net.named_parameters():
-        if not torch.isfinite(p).all():
-            raise NonFiniteLoss(
-                f"parameter {name} became non-finite by iteration {run.t} (epoch {run.epoch + 1}); "
-                f"{last_checkpoint_note(run)}. Lower the learning rate and start again with --force"
-            )
-
-
-def stop_interrupted(run) -> None:
-    """After Ctrl-C: checkpoint at this iteration boundary, say how to resume, raise KeyboardInterrupt."""
-    if run.out_dir is not None:
-        if run.last_checkpoint != run.t:
-            run.save_checkpoint()
-        run.log(f"interrupted at iteration {run.t} of {run.T}; checkpoint written. Run the same command with --resume to continue")
-    else:
-        run.log(f"interrupted at iteration {run.t} of {run.T}")
-    raise KeyboardInterrupt
-
-
-def config_differences(saved: dict, now: dict, prefix: str = "") -> str:
-    """``key: checkpoint X, now Y`` for every leaf that differs, joined by '; '."""
-    out = []
-    for key in sorted(set(saved) | set(now)):
-        a, b = saved.get(key), now.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            sub = config_differences(a, b, f"{prefix}{key}.")
-            if sub:
-                out.append(sub)
-        elif a != b:
-            out.append(f"{prefix}{key}: checkpoint {a!r}, now {b!r}")
-    return "; ".join(out)
 
 
 def run_search(preset: SearchPreset, schedule: str = "A", seed: int = 0, **kwargs) -> SearchResult:

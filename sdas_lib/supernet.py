@@ -83,8 +83,7 @@ class SearchEdge(nn.Module):
         super().__init__()
         ops = get_op_set(op_set)
         self.ops = nn.ModuleDict({name: ops.build_search(name, C, stride) for name in ops.names})
-        self.columns = list(range(len(ops)))  # α column of each op still held
-        self.decided = False
+        self.decided = False  # until decided the edge holds every op, in α's column order
 
     def decide(self, op_name: str) -> list[nn.Parameter]:
         """Keep only ``op_name``; returns the parameters of the deleted ops."""
@@ -93,7 +92,6 @@ class SearchEdge(nn.Module):
         removed = [p for name, op in self.ops.items() if name != op_name for p in op.parameters()]
         keep = self.ops[op_name]
         self.ops = nn.ModuleDict({op_name: keep})
-        self.columns = []
         self.decided = True
         return removed
 
@@ -174,15 +172,12 @@ class SearchCell(nn.Module):
                 edge = self.edges[str(e)]
                 if edge.decided:
                     coefs = None if plain else (beta_w[e],)  # Eq. 4: sigmoid(β) · o(x)
-                else:
+                else:  # an undecided edge implies an undecided node
                     w = alpha_w[e]
-                    cols = edge.columns
-                    if plain:
-                        coefs = [w[c] for c in cols]
-                    elif isinstance(w, torch.Tensor):
+                    if isinstance(w, torch.Tensor):
                         coefs = (w * beta_w[e]).unbind(0)  # Eq. 2: sigmoid(β) · softmax(α)_o
                     else:
-                        coefs = [w[c] * beta_w[e] for c in cols]
+                        coefs = [wo * beta_w[e] for wo in w]
                 acc = edge(states[j], coefs, acc)
             states.append(acc)
         return torch.cat(states[self.space.n_inputs :], dim=1)

@@ -36,7 +36,7 @@ from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype, resolve_genotype
 from .io import atomic_torch_save, atomic_write_json, atomic_write_text, save_checkpoint_file
 from .presets import TrainPreset, check_train_preset
-from .search import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
+from .runs import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
 
 CHECKPOINT_FORMAT = "sdas-train-checkpoint"
 CHECKPOINT_VERSION = 1
