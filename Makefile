@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (tools/setup.sh, idempotent).
-.PHONY: run test test-fast setup lab clean
+.PHONY: run test test-fast setup lab figures clean
 
 setup:
 	@bash tools/setup.sh
@@ -16,6 +16,11 @@ test: setup
 # Inner loop: everything but the slow end-to-end tests.
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
+
+# Benchmarks that write figures/ (about 20 minutes on 2 cores).
+figures: setup
+	.venv/bin/python benchmarks/search_cost.py --threads 1
+	.venv/bin/python benchmarks/tiny_decisions.py
 
 lab: setup
 	.venv/bin/jupyter lab notebooks/

@@ -75,63 +75,79 @@ def agreement(histories: list[list[dict]], late_after: int | None = None) -> tup
     return same, chance
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch-lrs", type=float, nargs="+", default=[3e-4, 3e-2])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--schedule", default="A")
-    ap.add_argument("--epochs", type=int, default=0, help="0: the tiny preset's")
-    ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "figures"))
-    ap.add_argument("--dump", help="also write every decision history to this JSON file")
-    args = ap.parse_args()
-
-    jobs = [(lr, s, args.schedule, args.epochs, p) for lr in args.arch_lrs for s in args.seeds for p in (False, True)]
-    with mp.get_context("spawn").Pool(args.processes) as pool:
-        everything = pool.map(run_one, jobs, chunksize=1)
-    results = [(lr, s, h, m) for lr, s, p, h, m in everything if not p]
-    perturbed = {(lr, s): h for lr, s, p, h, m in everything if p}
-
+def summarize(everything: list, out: Path) -> None:
+    """Print the table and draw figures/tiny_decisions.png from (lr, seed, perturbed, history, metrics) rows."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(args.out)
+    results = [(lr, s, h, m) for lr, s, p, h, m in everything if not p]
+    perturbed = {(lr, s): h for lr, s, p, h, m in everything if p}
+    lrs = sorted({lr for lr, *_ in results})
     out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(args.arch_lrs), figsize=(4.5 * len(args.arch_lrs), 4), squeeze=False)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
     rows = ["arch_lr,seed,step,kind,priority,median_other_priority"]
+    stats = []
     print(f"{'arch_lr':>8} {'stable':>6} {'agree':>6} {'late':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
-    for ax, lr in zip(axes[0], args.arch_lrs):
+    for lr in lrs:
         mine = [r for r in results if r[0] == lr]
-        same, chance = agreement([h for _, _, h, _ in mine])
-        T = max(d["iteration"] for _, _, h, _ in mine for d in h)
-        late, _ = agreement([h for _, _, h, _ in mine], late_after=T // 2)
-        stable = statistics.mean(same_choices(h, perturbed[(lr, s)]) for _, s, h, _ in mine)
-        prios, others = [], []
-        for _, seed, hist, _ in mine:
-            pts = [(d["median_priority"], d["priority"]) for d in hist if d["priority"] is not None and d["median_priority"] is not None]
-            for d in hist:
-                rows.append(f"{lr},{seed},{d['step']},{d['kind']},{d['priority']},{d['median_priority']}")
-            if pts:
-                xs, ys = zip(*pts)
-                ax.scatter(xs, ys, s=12, alpha=0.7, label=f"seed {seed}")
-                prios += ys
-                others += xs
-        top = max(prios + others + [1e-6]) * 1.05
-        ax.plot([0, top], [0, top], "k--", lw=0.8, label="priority = median of the rest")
-        ax.set(xlabel="median priority of the other candidates", ylabel="priority of the decision",
-               title=f"arch lr {lr:g}: stable {stable:.0%}; seeds agree {same:.0%} (chance {chance:.0%})")
-        ax.legend(fontsize=7)
+        hists = [h for _, _, h, _ in mine]
+        same, chance = agreement(hists)
+        T = max(d["iteration"] for h in hists for d in h)
+        late, _ = agreement(hists, late_after=T // 2)
+        stable = statistics.mean(same_choices(h, perturbed[(lr, s)]) for _, s, h, _ in mine) if perturbed else float("nan")
+        pts = [(d["median_priority"], d["priority"]) for h in hists for d in h
+               if d["priority"] is not None and d["median_priority"] is not None]
+        for _, seed, h, _ in mine:
+            rows += [f"{lr},{seed},{d['step']},{d['kind']},{d['priority']},{d['median_priority']}" for d in h]
+        xs, ys = zip(*pts)
+        ax.scatter([max(x, 1e-7) for x in xs], [max(y, 1e-7) for y in ys], s=10, alpha=0.6, label=f"α/β lr {lr:g}")
         acc = statistics.mean(m["test_acc_discrete"] for *_, m in mine)
-        print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(prios):>11.4f} {statistics.median(others):>12.4f} {acc:>8.3f}")
-    fig.suptitle(f"tiny preset, schedule {args.schedule}: does each decision follow a learned preference?")
+        stats.append((lr, stable, same, chance))
+        print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(ys):>11.4f} "
+              f"{statistics.median(xs):>12.4f} {acc:>8.3f}")
+    lim = [1e-6, 1]
+    ax.plot(lim, lim, "k--", lw=0.8, label="= median of the rest")
+    ax.set(xscale="log", yscale="log", xlim=lim, ylim=lim, xlabel="median priority of the other candidates",
+           ylabel="priority of the decision", title="how far each decision stands out")
+    ax.legend(fontsize=8)
+    idx = range(len(stats))
+    bx.bar([i - 0.27 for i in idx], [st for _, st, _, _ in stats], 0.27, label="same op after a 1e-6 nudge of α₀")
+    bx.bar(list(idx), [sa for _, _, sa, _ in stats], 0.27, label="same op across seeds")
+    bx.bar([i + 0.27 for i in idx], [ch for _, _, _, ch in stats], 0.27, label="chance (op frequencies)")
+    bx.set_xticks(list(idx), [f"lr {lr:g}" for lr, *_ in stats])
+    bx.set(ylim=(0, 1), ylabel="share of edges", title="are the op choices reproducible?")
+    bx.legend(fontsize=8)
+    n_seeds = len({s for _, s, _, _ in results})
+    fig.suptitle(f"tiny preset, {n_seeds} seeds: decisions at each α/β learning rate")
     fig.tight_layout()
     fig.savefig(out / "tiny_decisions.png", dpi=110)
     (out / "tiny_decisions.csv").write_text("\n".join(rows) + "\n")
-    if args.dump:
-        Path(args.dump).write_text(json.dumps([{"arch_lr": lr, "seed": s, "perturbed": p, "history": h} for lr, s, p, h, _ in everything]))
     print(f"wrote {out / 'tiny_decisions.png'} and {out / 'tiny_decisions.csv'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch-lrs", type=float, nargs="+", default=[3e-4, 3e-3, 3e-2])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--schedule", default="A")
+    ap.add_argument("--epochs", type=int, default=0, help="0: the tiny preset's")
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "figures"))
+    ap.add_argument("--dump", help="also write every run (histories, metrics) to this JSON file")
+    ap.add_argument("--from-dump", help="skip the runs: summarize a file written by --dump")
+    args = ap.parse_args()
+
+    if args.from_dump:
+        everything = [tuple(r) for r in json.loads(Path(args.from_dump).read_text())]
+    else:
+        jobs = [(lr, s, args.schedule, args.epochs, p) for lr in args.arch_lrs for s in args.seeds for p in (False, True)]
+        with mp.get_context("spawn").Pool(args.processes) as pool:
+            everything = pool.map(run_one, jobs, chunksize=1)
+        if args.dump:
+            Path(args.dump).write_text(json.dumps(everything))
+    summarize(everything, Path(args.out))
 
 
 if __name__ == "__main__":
