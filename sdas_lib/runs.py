@@ -8,15 +8,19 @@ File-level atomicity lives in :mod:`sdas_lib.io`.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import os
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from .errors import NonFiniteLoss, SdasError
 from .io import (
-    CHECKPOINT, atomic_write_json, load_checkpoint_file, prepare_run_dir, remove_run_files,
-    set_aside_corrupt_checkpoint,
+    CHECKPOINT, atomic_write_json, atomic_write_text, load_checkpoint_file, prepare_run_dir,
+    remove_run_files, save_checkpoint_file, set_aside_corrupt_checkpoint,
 )
 
 
@@ -110,3 +114,66 @@ def config_differences(saved: dict, now: dict, prefix: str = "") -> str:
         elif a != b:
             out.append(f"{prefix}{key}: checkpoint {a!r}, now {b!r}")
     return "; ".join(out)
+
+
+# -- the loop's own state, the same for every run ---------------------------------------------
+
+
+def loop_state(run) -> dict:
+    """Position and bookkeeping of ``run``'s loop, for its checkpoint (the run adds its models)."""
+    return {
+        "t": run.t, "epoch": run.epoch, "pos": run.pos, "finished": run.finished,
+        "metrics": run.metrics, "running": run.running, "elapsed": run.elapsed,
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(run.device) if run.device.type == "cuda" else None,
+    }
+
+
+def save_run_checkpoint(run, fmt: str, version: int, **models) -> None:
+    """Atomically write ``run``'s checkpoint: format, config, loop state and ``models`` (state dicts)."""
+    check_finite_weights(run)
+    ckpt = {"format": fmt, "version": version, "config": run._resume_key(), **loop_state(run), **models}
+    save_checkpoint_file(run.out_dir, ckpt)
+    run.last_checkpoint = run.t
+
+
+@contextlib.contextmanager
+def restoring(run, ckpt: dict) -> Iterator[None]:
+    """Restore the loop state from ``ckpt`` after the body restores the models; a checkpoint that
+    does not fit (missing keys, other shapes) becomes one clear error."""
+    try:
+        yield
+        run.t, run.epoch, run.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
+        run.metrics, run.running, run.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
+        run.finished = ckpt["finished"]
+        torch.set_rng_state(ckpt["rng"])
+        if ckpt.get("cuda_rng") is not None and run.device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], run.device)
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise SdasError(
+            f"the checkpoint in {str(run.out_dir)!r} does not fit this run ({type(err).__name__}: "
+            f"{str(err)[:160]}); start the run again with --force"
+        ) from None
+    run.last_checkpoint = run.t
+
+
+def close_epoch(run, row: dict, line: str, seconds: float) -> None:
+    """Record the epoch's metrics row, log it, move to the next epoch, write metrics.csv and a checkpoint."""
+    run.metrics.append(row)
+    run.log(line)
+    run.epoch += 1
+    run.pos = 0
+    run.running = run._zero_running()
+    run.elapsed = seconds
+    if run.out_dir is not None:
+        write_metrics(run)
+        run.save_checkpoint()
+
+
+def write_metrics(run) -> None:
+    """metrics.csv: one row per epoch, columns ``run.METRIC_FIELDS``, written atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=run.METRIC_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(run.metrics)
+    atomic_write_text(run.out_dir / "metrics.csv", buf.getvalue())

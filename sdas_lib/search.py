@@ -21,8 +21,6 @@ same genotype, history and metrics (except wall-clock seconds) as one never inte
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 import os
 import platform
@@ -43,9 +41,12 @@ from .discretization import (
 from .errors import NonFiniteLoss, SdasError
 from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype
-from .io import atomic_write_json, atomic_write_text, save_checkpoint_file
+from .io import atomic_write_json
 from .presets import SearchPreset, check_search_preset
-from .runs import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
+from .runs import (
+    close_epoch, last_checkpoint_note, open_run_dir, read_checkpoint, restoring, save_run_checkpoint,
+    stop_interrupted, write_metrics,
+)
 from .schedule import get_schedule
 from .space import NORMAL, REDUCE, SearchSpace
 from .supernet import SearchNetwork, image_layout, prune_optimizer
@@ -89,6 +90,8 @@ class Searcher:
         progress: show a tqdm progress bar.
         log: where log lines go besides log.txt (default: print).
     """
+
+    METRIC_FIELDS = METRIC_FIELDS
 
     def __init__(
         self, preset: SearchPreset, schedule: str = "A", seed: int = 0, device: str | torch.device = "cpu",
@@ -323,20 +326,12 @@ class Searcher:
             "decisions": self.state.n_done, "valid_architectures": count_valid_architectures(self.state),
             "w_lr": self.w_opt.param_groups[0]["lr"], "seconds": round(seconds, 3),
         }
-        self.metrics.append(row)
-        self.log(
+        close_epoch(self, row, (
             f"epoch {row['epoch']}/{p.epochs} it {self.t}: train loss {row['train_loss']:.4f} acc "
             f"{row['train_acc']:.3f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.3f} | "
             f"test relaxed {relaxed:.3f} discrete {discrete:.3f} | decided {self.state.n_done}/{self.M}, "
             f"{row['valid_architectures']:.4g} valid architectures left | {seconds:.1f}s"
-        )
-        self.epoch += 1
-        self.pos = 0
-        self.running = self._zero_running()
-        self.elapsed = seconds
-        if self.out_dir is not None:
-            self._write_metrics()
-            self.save_checkpoint()
+        ), seconds)
 
     # -- outputs -------------------------------------------------------------------------------
     def history_document(self) -> dict:
@@ -348,19 +343,12 @@ class Searcher:
             "decisions": [d.to_dict() for d in self.state.history],
         }
 
-    def _write_metrics(self) -> None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.metrics)
-        atomic_write_text(self.out_dir / "metrics.csv", buf.getvalue())
-
     def _write_outputs(self) -> None:
         genotype = self.state.genotype()
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}\n{genotype}")
         if self.out_dir is None:
             return
-        self._write_metrics()
+        write_metrics(self)
         atomic_write_json(self.out_dir / "decisions.json", self.history_document())
         genotype.save(self.out_dir / "genotype.json")
         self.save_checkpoint()
@@ -372,18 +360,12 @@ class Searcher:
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
-        check_finite_weights(self)
-        ckpt = {
-            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self._resume_key(),
-            "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
-            "net": self.net.state_dict(), "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
-            "w_sched": self.w_sched.state_dict(), "history": [d.to_dict() for d in self.state.history],
-            "arch_snapshot": self.arch_snapshot, "metrics": self.metrics, "running": self.running,
-            "elapsed": self.elapsed, "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-        }
-        save_checkpoint_file(self.out_dir, ckpt)
-        self.last_checkpoint = self.t
+        save_run_checkpoint(
+            self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+            net=self.net.state_dict(), w_opt=self.w_opt.state_dict(), a_opt=self.a_opt.state_dict(),
+            w_sched=self.w_sched.state_dict(), history=[d.to_dict() for d in self.state.history],
+            arch_snapshot=self.arch_snapshot,
+        )
 
     def _resume_key(self) -> dict:
         p = asdict(self.preset)
@@ -393,9 +375,9 @@ class Searcher:
 
     def _load_checkpoint(self) -> None:
         ckpt = read_checkpoint(self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-        try:
+        with restoring(self, ckpt):
             self.state = DiscretizationState.from_history(self.space, ckpt["history"])
-            self.net.sync(self.state)
+            self.net.sync(self.state)  # prune first: the saved weights are the pruned network's
             self.net.load_state_dict(ckpt["net"])
             self.w_opt = torch.optim.SGD(self.net.weights(), lr=self.preset.w_lr, momentum=self.preset.w_momentum, weight_decay=self.preset.w_weight_decay)
             self.w_opt.load_state_dict(ckpt["w_opt"])
@@ -403,18 +385,6 @@ class Searcher:
             self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=self.preset.epochs, eta_min=self.preset.w_lr_min)
             self.w_sched.load_state_dict(ckpt["w_sched"])
             self.arch_snapshot = ckpt["arch_snapshot"]
-            self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
-            self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
-            self.finished = ckpt["finished"]
-            torch.set_rng_state(ckpt["rng"])
-            if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
-                torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise SdasError(
-                f"the checkpoint in {str(self.out_dir)!r} does not fit this run ({type(err).__name__}: "
-                f"{str(err)[:160]}); start the run again with --force"
-            ) from None
-        self.last_checkpoint = self.t
 
 
 def run_search(preset: SearchPreset, schedule: str = "A", seed: int = 0, **kwargs) -> SearchResult:

@@ -14,8 +14,6 @@ checkpoint.pt (plus checkpoint.prev.pt), and at the end weights.pt and result.js
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import platform
 import sys
@@ -34,9 +32,12 @@ from .errors import NonFiniteLoss, SdasError
 from .evalnet import EvalNetwork, build_network, get_network
 from .faults import graceful_interrupt, kill_point
 from .genotype import Genotype, resolve_genotype
-from .io import atomic_torch_save, atomic_write_json, atomic_write_text, save_checkpoint_file
+from .io import atomic_torch_save, atomic_write_json
 from .presets import TrainPreset, check_train_preset
-from .runs import check_finite_weights, last_checkpoint_note, open_run_dir, read_checkpoint, stop_interrupted
+from .runs import (
+    close_epoch, last_checkpoint_note, open_run_dir, read_checkpoint, restoring, save_run_checkpoint,
+    stop_interrupted, write_metrics,
+)
 
 CHECKPOINT_FORMAT = "sdas-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -74,6 +75,8 @@ class Trainer:
         log: where log lines go besides log.txt (default: print).
         data: an already loaded :class:`ImageData` (default: load ``preset.dataset``).
     """
+
+    METRIC_FIELDS = METRIC_FIELDS
 
     def __init__(
         self, preset: TrainPreset, genotype: Genotype | str | os.PathLike, seed: int = 0,
@@ -272,28 +275,13 @@ class Trainer:
             "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "drop_path": self.net.drop_path_prob,
             "seconds": round(seconds, 3),
         }
-        self.metrics.append(row)
-        self.log(
+        close_epoch(self, row, (
             f"epoch {row['epoch']}/{p.epochs} it {self.t}: train loss {row['train_loss']:.4f} acc "
             f"{row['train_acc']:.3f} | test loss {test_loss:.4f} acc {test_acc:.3f} | lr {lr:.4g} "
             f"drop path {row['drop_path']:.3f} | {seconds:.1f}s"
-        )
-        self.epoch += 1
-        self.pos = 0
-        self.running = self._zero_running()
-        self.elapsed = seconds
-        if self.out_dir is not None:
-            self._write_metrics()
-            self.save_checkpoint()
+        ), seconds)
 
     # -- outputs ---------------------------------------------------------------------------------
-    def _write_metrics(self) -> None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.metrics)
-        atomic_write_text(self.out_dir / "metrics.csv", buf.getvalue())
-
     def _final_test(self) -> tuple[float, float]:
         for row in reversed(self.metrics):
             if row["test_acc"] == row["test_acc"]:  # not NaN
@@ -305,7 +293,7 @@ class Trainer:
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}: test accuracy {test_acc:.4f} (loss {test_loss:.4f})")
         if self.out_dir is None:
             return
-        self._write_metrics()
+        write_metrics(self)
         atomic_torch_save(self.out_dir / "weights.pt", self.net.state_dict())
         atomic_write_json(self.out_dir / "result.json", self.result_document())
         self.save_checkpoint()
@@ -331,17 +319,10 @@ class Trainer:
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
-        check_finite_weights(self)
-        ckpt = {
-            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self._resume_key(),
-            "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
-            "net": self.net.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-            "metrics": self.metrics, "running": self.running, "elapsed": self.elapsed,
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-        }
-        save_checkpoint_file(self.out_dir, ckpt)
-        self.last_checkpoint = self.t
+        save_run_checkpoint(
+            self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+            net=self.net.state_dict(), opt=self.opt.state_dict(), sched=self.sched.state_dict(),
+        )
 
     def _resume_key(self) -> dict:
         p = asdict(self.preset)
@@ -351,23 +332,11 @@ class Trainer:
 
     def _load_checkpoint(self) -> None:
         ckpt = read_checkpoint(self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-        try:
+        with restoring(self, ckpt):
             self.net.load_state_dict(ckpt["net"])
             self.opt.load_state_dict(ckpt["opt"])
             self.sched.load_state_dict(ckpt["sched"])
-            self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
-            self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
-            self.finished = ckpt["finished"]
-            torch.set_rng_state(ckpt["rng"])
-            if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
-                torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise SdasError(
-                f"the checkpoint in {str(self.out_dir)!r} does not fit this run ({type(err).__name__}: "
-                f"{str(err)[:160]}); start the run again with --force"
-            ) from None
         self.net.drop_path_prob = self.drop_path_prob(self.epoch)
-        self.last_checkpoint = self.t
 
 
 def run_training(preset: TrainPreset, genotype: Genotype | str, seed: int = 0, **kwargs) -> TrainResult:
