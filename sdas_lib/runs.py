@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -155,6 +156,17 @@ def restoring(run, ckpt: dict) -> Iterator[None]:
             f"{str(err)[:160]}); start the run again with --force"
         ) from None
     run.last_checkpoint = run.t
+
+
+def end_iteration(run, start: float, interrupt) -> None:
+    """Advance the position in the epoch; checkpoint every ``checkpoint_every`` iterations (the
+    epoch's last one is checkpointed by :func:`close_epoch`); stop cleanly after a Ctrl-C."""
+    run.pos += 1
+    run.elapsed = time.perf_counter() - start
+    if run.out_dir is not None and run.t % run.preset.checkpoint_every == 0 and run.pos < run.iters_per_epoch:
+        run.save_checkpoint()
+    if interrupt.requested:
+        stop_interrupted(run)
 
 
 def close_epoch(run, row: dict, line: str, seconds: float) -> None:

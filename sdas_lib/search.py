@@ -44,8 +44,8 @@ from .genotype import Genotype
 from .io import atomic_write_json
 from .presets import SearchPreset, check_search_preset
 from .runs import (
-    close_epoch, last_checkpoint_note, open_run_dir, read_checkpoint, restoring, save_run_checkpoint,
-    stop_interrupted, write_metrics,
+    close_epoch, end_iteration, last_checkpoint_note, open_run_dir, read_checkpoint, restoring,
+    save_run_checkpoint, write_metrics,
 )
 from .schedule import get_schedule
 from .space import NORMAL, REDUCE, SearchSpace
@@ -296,14 +296,9 @@ class Searcher:
                     if made:
                         kill_point("decision", self.state.n_done)
                     self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick))
-                    self.pos += 1
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", decided=f"{self.state.n_done}/{self.M}")
-                    self.elapsed = time.perf_counter() - start
-                    if self.out_dir is not None and self.t % p.checkpoint_every == 0 and self.pos < self.iters_per_epoch:
-                        self.save_checkpoint()
-                    if interrupt.requested:
-                        stop_interrupted(self)
+                    end_iteration(self, start, interrupt)
                 self._end_epoch(time.perf_counter() - start)
         self.finished = True
         self.elapsed = time.perf_counter() - start

@@ -35,8 +35,8 @@ from .genotype import Genotype, resolve_genotype
 from .io import atomic_torch_save, atomic_write_json
 from .presets import TrainPreset, check_train_preset
 from .runs import (
-    close_epoch, last_checkpoint_note, open_run_dir, read_checkpoint, restoring, save_run_checkpoint,
-    stop_interrupted, write_metrics,
+    close_epoch, end_iteration, last_checkpoint_note, open_run_dir, read_checkpoint, restoring,
+    save_run_checkpoint, write_metrics,
 )
 
 CHECKPOINT_FORMAT = "sdas-train-checkpoint"
@@ -247,14 +247,9 @@ class Trainer:
                     r["loss"] += loss * len(y)
                     r["correct"] += correct
                     r["seen"] += len(y)
-                    self.pos += 1
                     bar.update(1)
                     bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss:.3f}")
-                    self.elapsed = time.perf_counter() - start
-                    if self.out_dir is not None and self.t % p.checkpoint_every == 0 and self.pos < self.iters_per_epoch:
-                        self.save_checkpoint()
-                    if interrupt.requested:
-                        stop_interrupted(self)
+                    end_iteration(self, start, interrupt)
                 self._end_epoch(time.perf_counter() - start)
         self.finished = True
         self.elapsed = time.perf_counter() - start
