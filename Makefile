@@ -23,7 +23,7 @@ figures: setup
 	.venv/bin/python benchmarks/tiny_decisions.py
 
 lab: setup
-	.venv/bin/jupyter lab notebooks/
+	.venv/bin/jupyter lab
 
 clean:
 	rm -rf runs .pytest_cache
