@@ -12,7 +12,11 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing sdas and its dependencies into .venv (torch takes 1-2 minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  if ! .venv/bin/python -m pip install -e ".[dev]" >.venv/install.log 2>&1; then
+    tail -n 30 .venv/install.log
+    echo "setup: pip install failed; the whole log is in .venv/install.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 if ! command -v dot >/dev/null 2>&1; then
