@@ -209,17 +209,12 @@ class Cutout:
         self.size = size
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        cy, cx = int(torch.randint(h, ())), int(torch.randint(w, ()))
-        y0, y1 = max(0, cy - self.size // 2), min(h, cy + self.size // 2)
-        x0, x1 = max(0, cx - self.size // 2), min(w, cx + self.size // 2)
-        img = img.clone()
-        img[..., y0:y1, x0:x1] = 0
-        return img
+        return cutout_batch(img[None], self.size)[0]  # a batch of one: (1, C, H, W)
 
 
 def cutout_batch(x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """:class:`Cutout` for a whole in-memory batch: one random size×size square per sample.
+    """Cutout for a whole batch: one random size×size square per sample, centred anywhere in the
+    image and clipped at its border (rows [cy - size//2, cy + size//2), likewise columns).
 
     x: (N, C, H, W) -> a new tensor of the same shape with the squares set to 0.
     """
@@ -229,7 +224,6 @@ def cutout_batch(x: torch.Tensor, size: int, generator: torch.Generator | None =
     cy = torch.randint(h, (n, 1, 1), generator=generator)
     cx = torch.randint(w, (n, 1, 1), generator=generator)
     ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
-    # Same clipping as Cutout: rows [cy - size//2, cy + size//2), likewise columns.
     inside = (ys >= cy - size // 2) & (ys < cy + size // 2) & (xs >= cx - size // 2) & (xs < cx + size // 2)
     return x * (~inside).to(x.dtype).unsqueeze(1).to(x.device)  # (N, 1, H, W) mask over channels
 
