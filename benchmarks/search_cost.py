@@ -39,7 +39,7 @@ PAPER = {"A": 0.31 / 0.52, "B": 0.37 / 0.52, "C": 0.25 / 0.52}
 def make_preset(args):
     """The tiny preset, evaluated only after the last epoch: wall time is then the search itself
     (the per-epoch relaxed evaluation of a mixed supernet would weigh on DAS alone)."""
-    from sdas_lib.presets import TINY
+    from sdas_lib.run.presets import TINY
 
     epochs = args.epochs or TINY.epochs
     return dataclasses.replace(TINY, threads=args.threads, epochs=epochs, eval_every=epochs)
@@ -51,7 +51,7 @@ def run_search(job):
     import torch
 
     torch.set_num_threads(preset.threads or torch.get_num_threads())
-    from sdas_lib.search import Searcher
+    from sdas_lib.run.search import Searcher
 
     s = Searcher(preset, schedule, seed, progress=False, log=lambda line: None)
     t0 = time.perf_counter()
@@ -80,13 +80,13 @@ def measure_costs(preset, seed: int, reps: int):
     import torch
 
     torch.set_num_threads(preset.threads or torch.get_num_threads())
-    from sdas_lib.discretization import DiscretizationState
-    from sdas_lib.search import Searcher
-    from sdas_lib.supernet import SearchEdge
+    from sdas_lib.core.discretization import DiscretizationState
+    from sdas_lib.run.search import Searcher
+    from sdas_lib.nets.supernet import SearchEdge
 
     s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
-    x, y = s._to(*next(s.w_batches.iterate(0)))
-    xa, ya = s._to(*next(s.a_batches.iterate(0)))
+    x, y = s.to_device(*next(s.w_batches.iterate(0)))
+    xa, ya = s.to_device(*next(s.a_batches.iterate(0)))
     mf = s.memory_format
 
     # Input shape of every edge, captured with hooks during one forward pass.
@@ -172,14 +172,14 @@ def measure_floor(preset, seed: int, genotype_dict: dict, reps: int) -> dict:
     import torch.nn.functional as F
 
     torch.set_num_threads(preset.threads or torch.get_num_threads())
-    from sdas_lib.evalnet import build_network
-    from sdas_lib.genotype import Genotype
-    from sdas_lib.search import Searcher
-    from sdas_lib.supernet import prune_optimizer
+    from sdas_lib.nets.evalnet import build_network
+    from sdas_lib.core.genotype import Genotype
+    from sdas_lib.run.search import Searcher
+    from sdas_lib.nets.supernet import prune_optimizer
 
     s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
-    x, y = s._to(*next(s.w_batches.iterate(0)))
-    xa, ya = s._to(*next(s.a_batches.iterate(0)))
+    x, y = s.to_device(*next(s.w_batches.iterate(0)))
+    xa, ya = s.to_device(*next(s.a_batches.iterate(0)))
     g = Genotype.from_dict(genotype_dict)
     s.state = _state_for_genotype(s.space, g)
     prune_optimizer(s.w_opt, s.net.sync(s.state))
@@ -217,7 +217,7 @@ def measure_floor(preset, seed: int, genotype_dict: dict, reps: int) -> dict:
 
 def _state_for_genotype(space, g):
     """A complete DiscretizationState whose genotype is ``g`` (edges, then nodes)."""
-    from sdas_lib.discretization import Decision, DiscretizationState
+    from sdas_lib.core.discretization import Decision, DiscretizationState
 
     state = DiscretizationState(space)
     for ct in space.cell_type_names:
@@ -247,7 +247,7 @@ def ideal_ratio(run: dict, m: dict, meta) -> float:
 
     The α/β step costs nothing once no α/β is left to learn (as the search skips it).
     """
-    from sdas_lib.discretization import Decision, DiscretizationState
+    from sdas_lib.core.discretization import Decision, DiscretizationState
 
     space = meta[0]
 
@@ -293,7 +293,7 @@ def main() -> None:
         m.update(pool.apply(measure_floor, (preset, args.seed, runs["das"]["genotype"], args.reps)))
     # The non-op part of a w step (stem, preprocessing, classifier, loss, optimizer), from the
     # fully decided network: its iteration minus its ops alone.
-    from sdas_lib.genotype import Genotype
+    from sdas_lib.core.genotype import Genotype
 
     decided_state = _state_for_genotype(meta[0], Genotype.from_dict(runs["das"]["genotype"]))
     m["fixed_w"] = max(m["decided"] - _held_cost(decided_state, m, meta, 0), 0.0)

@@ -35,8 +35,8 @@ def run_one(args):
     import torch
 
     torch.set_num_threads(1)
-    from sdas_lib.presets import TINY
-    from sdas_lib.search import Searcher
+    from sdas_lib.run.presets import TINY
+    from sdas_lib.run.search import Searcher
 
     preset = dataclasses.replace(TINY, arch_lr=arch_lr, epochs=epochs or TINY.epochs, threads=1)
     searcher = Searcher(preset, schedule, seed, progress=False, log=lambda s: None)

@@ -43,7 +43,7 @@ def check_device(name: str):
 
 
 def _add_preset_flags(parser: argparse.ArgumentParser, preset_cls) -> None:
-    from .presets import preset_fields
+    from .run.presets import preset_fields
 
     group = parser.add_argument_group("preset overrides (default: the preset's value)")
     for f in preset_fields(preset_cls):
@@ -56,13 +56,13 @@ def _add_preset_flags(parser: argparse.ArgumentParser, preset_cls) -> None:
 
 
 def _overrides(args: argparse.Namespace, preset_cls) -> dict:
-    from .presets import preset_fields
+    from .run.presets import preset_fields
 
     return {f.name: getattr(args, f.name) for f in preset_fields(preset_cls) if getattr(args, f.name) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .presets import SearchPreset
+    from .run.presets import SearchPreset
 
     parser = ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_parser(sub) -> None:
-    from .presets import TrainPreset
+    from .run.presets import TrainPreset
 
     t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1)")
     t.add_argument("--genotype", required=True, help="a genotype.json from a search run, or a reference name (darts_v2)")
@@ -116,8 +116,8 @@ def _add_summary_parser(sub) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .presets import SearchPreset, get_preset, override
-    from .search import Searcher
+    from .run.presets import SearchPreset, get_preset, override
+    from .run.search import Searcher
 
     preset = override(get_preset(args.preset), **_overrides(args, SearchPreset))
     searcher = Searcher(
@@ -129,10 +129,18 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    from .discretization import DiscretizationState, count_cell_architectures, count_valid_architectures
-    from .space import SearchSpace
+    from .core.counting import count_cell_architectures, count_valid_architectures
+    from .core.discretization import DiscretizationState
+    from .core.space import SearchSpace
 
-    space = SearchSpace(args.op_set, n_nodes=args.n_nodes, k=args.k)
+    history = None
+    if args.history:
+        from .core.history import load_history
+
+        history = load_history(args.history)
+        space = history.space  # a history carries its own search space
+    else:
+        space = SearchSpace(args.op_set, n_nodes=args.n_nodes, k=args.k)
     state = DiscretizationState(space)
     print(space)
     for ct in space.cell_type_names:
@@ -141,24 +149,20 @@ def cmd_count(args: argparse.Namespace) -> int:
     total = count_valid_architectures(state)
     print(f"  {' + '.join(space.cell_type_names)} together: {total:,} ({total:.3g})")
     print(f"  one-step decisions to make: M = {space.total_decisions}")
-    if args.history:
-        from .search import load_history
-
-        doc, decisions = load_history(args.history)
-        if doc.get("op_set", space.op_set) != space.op_set or tuple(doc.get("cell_types", space.cell_type_names)) != space.cell_type_names:
-            raise SdasError(f"{args.history!r} is a history of another search space; pass the matching --op-set")
-        print(f"\nafter each decision of {args.history} (schedule {doc.get('schedule')}, T={doc.get('T')}):")
+    if history is not None:
+        T = history.T
+        print(f"\nafter each decision of {args.history} (schedule {history.meta.get('schedule')}, T={T}):")
         print(f"{'step':>4} {'t/T':>6}  {'decision':<44} valid architectures")
-        for d in decisions:
+        for d in history.decisions:
             state.apply(d)
             where = f"{d.cell_type} " + (f"edge {d.edge[0]}->{d.edge[1]} {d.choice}" if d.kind == "edge" else f"node {d.node} keeps {d.choice}")
-            print(f"{d.step + 1:>4} {d.iteration / doc['T']:>6.3f}  {where:<44} {count_valid_architectures(state):.4g}")
+            print(f"{d.step + 1:>4} {d.iteration / T:>6.3f}  {where:<44} {count_valid_architectures(state):.4g}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .presets import TRAIN_PRESETS, TrainPreset, get_preset, override
-    from .train import Trainer
+    from .run.presets import TRAIN_PRESETS, TrainPreset, get_preset, override
+    from .run.train import Trainer
 
     preset = override(get_preset(args.preset, TRAIN_PRESETS), **_overrides(args, TrainPreset))
     trainer = Trainer(
@@ -171,9 +175,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .complexity import count_mult_adds, count_parameters, human
-    from .evalnet import build_network, get_network
-    from .genotype import resolve_genotype
+    from .nets.complexity import count_mult_adds, count_parameters, human
+    from .nets.evalnet import build_network, get_network
+    from .core.genotype import resolve_genotype
 
     spec = get_network(args.network)
     genotype = resolve_genotype(args.genotype, cell_types=spec.cell_types, k=None)

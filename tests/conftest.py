@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from sdas_lib.presets import TINY
+from sdas_lib.run.presets import TINY
 
 # Tests may run beside other work on a 2-core machine; OpenMP threads that outnumber free cores
 # spin and slow small ops down tenfold, so the suite computes on one thread.

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sdas_lib import data as data_mod
+from sdas_lib.data import cifar as data_mod
 from sdas_lib.cli import main
-from sdas_lib.genotype import DARTS_V2
-from sdas_lib.ops import OP_SETS, OpSet
-from sdas_lib.presets import TINY, override
-from sdas_lib.search import Searcher
+from sdas_lib.core.genotype import DARTS_V2
+from sdas_lib.core.opsets import OP_SET_TABLE, OpSetInfo
+from sdas_lib.run.presets import TINY, override
+from sdas_lib.run.search import Searcher
 
 
 def snapshot(root: Path) -> dict:
@@ -100,7 +100,7 @@ def test_unknown_op_set(fails, search, train):
 
 
 def test_op_set_of_video_ops_for_the_image_network(fails, search, monkeypatch):
-    monkeypatch.setitem(OP_SETS, "v3d", OpSet("v3d", 3))
+    monkeypatch.setitem(OP_SET_TABLE, "v3d", OpSetInfo("v3d", 3, OP_SET_TABLE["o2d"].ops))
     fails([*search, "--op_set", "v3d"], "--op_set 'v3d' has 3D ops but the image networks need 2D ones; choose one of: 'o2d'$")
 
 
@@ -210,10 +210,10 @@ def test_genotype_with_an_op_outside_the_op_set(fails, train, tmp_path):
 
 def test_genotype_of_another_op_set(fails, train, tmp_path, monkeypatch):
     doc = DARTS_V2.to_dict()
-    doc["op_set"] = "o3d"
+    doc["op_set"] = "o9d"
     path = genotype_file(tmp_path, doc)
-    fails([*train, "--genotype", path], f"genotype file '{path}': genotype uses an unknown op set 'o3d'; choose one of: 'o2d'$")
-    monkeypatch.setitem(OP_SETS, "v3d", OpSet("v3d", 3))
+    fails([*train, "--genotype", path], f"genotype file '{path}': genotype uses an unknown op set 'o9d'; choose one of: 'o2d'$")
+    monkeypatch.setitem(OP_SET_TABLE, "v3d", OpSetInfo("v3d", 3, OP_SET_TABLE["o2d"].ops))
     doc["op_set"] = "v3d"
     path = genotype_file(tmp_path, doc)
     fails([*train, "--genotype", path], "genotype uses op set 'v3d' but this network needs 'o2d'")
@@ -252,8 +252,8 @@ def test_resume_without_a_checkpoint(fails, search, train, tmp_path):
     fails([*search, "--resume"], f"nothing to resume in '{run}': it does not exist; start the run without --resume$")
     run.mkdir()
     fails([*train, "--resume"], f"nothing to resume in '{run}': it is empty; start the run without --resume$")
-    (run / "config.json").write_text("{}")  # a run killed before its first checkpoint
-    fails([*search, "--resume"], "it has no checkpoint.pt yet; start the run again with --force .replacing its files. or choose another --out$")
+    (run / "config.json").write_text("{}")  # not a config this package wrote: nothing is touched
+    fails([*search, "--resume"], "it holds no checkpoint.pt and no config.json written by sdas_lib; choose the run's own folder, or another --out without --resume$")
 
 
 def test_resume_of_a_checkpoint_from_another_config(fails, search, tmp_path):
@@ -272,8 +272,8 @@ def test_train_resume_of_a_search_checkpoint(fails, train, tmp_path):
 
 
 def test_a_failure_while_starting_a_run_folder_removes_what_it_wrote(tmp_path, monkeypatch):
-    from sdas_lib.presets import TRAIN_TINY
-    from sdas_lib.train import Trainer
+    from sdas_lib.run.presets import TRAIN_TINY
+    from sdas_lib.run.train import Trainer
 
     def broken(self):
         raise OSError("disk full")

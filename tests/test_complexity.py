@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from sdas_lib.complexity import count_mult_adds, count_parameters, human
-from sdas_lib.evalnet import build_network
-from sdas_lib.genotype import DARTS_V2, Genotype
+from sdas_lib.nets.complexity import count_mult_adds, count_parameters, human
+from sdas_lib.nets.evalnet import build_network
+from sdas_lib.core.genotype import DARTS_V2, Genotype
 from sdas_lib.ops import get_op_set
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 import torchvision
 
-from sdas_lib import data as data_mod
+from sdas_lib.data import cifar as data_mod
+from sdas_lib.data.transforms import CIFAR_MEAN, CIFAR_STD
 from sdas_lib.data import (
     CIFAR10_URL, Cutout, cutout_batch, load_cifar10_data, load_image_data, load_imagenet_data,
 )
@@ -71,7 +72,7 @@ def test_cifar10_reads_the_real_pickle_layout(tiny_cifar10):
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and 0 <= y < 10
     # The test transform is deterministic normalization: uint8 pixel p -> (p/255 - mean) / std.
     raw = d.test.data[0]  # (32, 32, 3) uint8
-    expect = (torch.tensor(raw).permute(2, 0, 1).float() / 255 - torch.tensor(data_mod.CIFAR_MEAN)[:, None, None]) / torch.tensor(data_mod.CIFAR_STD)[:, None, None]
+    expect = (torch.tensor(raw).permute(2, 0, 1).float() / 255 - torch.tensor(CIFAR_MEAN)[:, None, None]) / torch.tensor(CIFAR_STD)[:, None, None]
     assert torch.allclose(x, expect, atol=1e-5)
 
 
@@ -177,8 +178,8 @@ def test_trainer_runs_on_file_backed_cifar10(tiny_cifar10):
     """The retraining loop reads torchvision's CIFAR10 through a DataLoader (cutout in the transform)."""
     import dataclasses
 
-    from sdas_lib.presets import TRAIN_TINY
-    from sdas_lib.train import Trainer
+    from sdas_lib.run.presets import TRAIN_TINY
+    from sdas_lib.run.train import Trainer
 
     before = torch.get_num_threads()
     preset = dataclasses.replace(

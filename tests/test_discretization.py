@@ -3,13 +3,13 @@ import math
 import pytest
 import torch
 
-from sdas_lib.discretization import (
-    Decision, DiscretizationState, candidates, count_cell_architectures, count_valid_architectures,
-    decide, edge_priority, node_priority,
+from sdas_lib.core.counting import count_cell_architectures, count_valid_architectures
+from sdas_lib.core.discretization import (
+    Decision, DiscretizationState, candidates, decide, edge_priority, node_priority,
 )
 from sdas_lib.errors import SdasError
 from sdas_lib.ops import get_op_set
-from sdas_lib.space import IMAGE_SPACE, SearchSpace
+from sdas_lib.core.space import IMAGE_SPACE, SearchSpace
 
 OPS = get_op_set("o2d").names
 E = IMAGE_SPACE.n_edges

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from sdas_lib.complexity import count_mult_adds, count_parameters
+from sdas_lib.nets.complexity import count_mult_adds, count_parameters
 from sdas_lib.errors import SdasError
-from sdas_lib.evalnet import (
+from sdas_lib.nets.evalnet import (
     NETWORKS, CifarNetwork, EvalCell, NetworkSpec, build_network, drop_path, get_network, register_network,
 )
-from sdas_lib.genotype import DARTS_V2, Genotype
+from sdas_lib.core.genotype import DARTS_V2, Genotype
 from sdas_lib.ops import ReLUConvBN
 
 
@@ -203,8 +203,8 @@ def test_bad_sizes_are_clear_errors():
 def test_registry_refuses_duplicates_and_names_choices():
     with pytest.raises(ValueError, match="already registered"):
         register_network(NETWORKS["cifar"])
-    with pytest.raises(SdasError, match="unknown network 'video'; choose one of: 'cifar', 'imagenet'"):
-        get_network("video")
+    with pytest.raises(SdasError, match="unknown network 'hexnet'; choose one of: 'cifar', 'imagenet'"):
+        get_network("hexnet")
     assert isinstance(NETWORKS["cifar"], NetworkSpec)
     assert NETWORKS["cifar"].builder is CifarNetwork
 

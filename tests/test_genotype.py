@@ -3,7 +3,7 @@ import json
 import pytest
 
 from sdas_lib.errors import SdasError
-from sdas_lib.genotype import DARTS_V1, DARTS_V2, Genotype, resolve_genotype
+from sdas_lib.core.genotype import DARTS_V1, DARTS_V2, Genotype, resolve_genotype
 
 
 def good():

@@ -3,7 +3,7 @@ import torch
 
 from sdas_lib.errors import SdasError
 from sdas_lib.ops import OP_SETS, get_op_set, new_op_set
-from sdas_lib.supernet import SearchEdge
+from sdas_lib.nets.supernet import SearchEdge
 
 O2D = get_op_set("o2d")
 

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from sdas_lib.errors import SdasError
-from sdas_lib.schedule import get_schedule, schedule_curve
+from sdas_lib.core.schedule import get_schedule, schedule_curve
 
 
 @pytest.mark.parametrize("M", [36, 54, 37])

@@ -6,9 +6,10 @@ import sys
 import pytest
 import torch
 
-from sdas_lib.genotype import Genotype
-from sdas_lib.search import Searcher, load_history
-from sdas_lib.space import IMAGE_SPACE
+from sdas_lib.core.genotype import Genotype
+from sdas_lib.core.history import load_history
+from sdas_lib.run.search import Searcher
+from sdas_lib.core.space import IMAGE_SPACE
 
 
 @pytest.mark.parametrize(
@@ -22,9 +23,10 @@ def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset
     assert res.history[-1].valid_architectures == 1
     g = Genotype.load(out / "genotype.json", cell_types=("normal", "reduce"))
     assert g == res.genotype
-    doc, rows = load_history(out / "decisions.json")
-    assert len(rows) == 36 and doc["schedule"] == schedule and "digits" in doc["dataset"]
-    T = doc["T"]
+    hist = load_history(out / "decisions.json")
+    rows = hist.decisions
+    assert len(rows) == 36 and hist.meta["schedule"] == schedule and "digits" in hist.meta["dataset"]
+    T = hist.T
     iters = [d.iteration for d in rows]
     assert iters == sorted(iters) and iters[-1] == T  # the last decision comes at t = T
     if schedule == "das":

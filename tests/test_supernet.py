@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from sdas_lib.discretization import Decision, DiscretizationState, decide
+from sdas_lib.core.discretization import Decision, DiscretizationState, decide
 from sdas_lib.errors import SdasError
-from sdas_lib.space import IMAGE_SPACE
-from sdas_lib.supernet import SearchNetwork, image_layout, prune_optimizer
+from sdas_lib.core.space import IMAGE_SPACE
+from sdas_lib.core.layout import image_layout
+from sdas_lib.nets.supernet import SearchNetwork, prune_optimizer
 
 EDGE = {e: i for i, e in enumerate(IMAGE_SPACE.edges)}
 
@@ -104,7 +105,7 @@ def test_bad_network_shapes_are_refused():
 
 
 def test_fully_decided_supernet_equals_the_plain_network_of_its_genotype():
-    from sdas_lib.evalnet import CifarNetwork
+    from sdas_lib.nets.evalnet import CifarNetwork
 
     net = small_net()
     alpha, beta = net.arch.as_dicts()

@@ -7,17 +7,19 @@ import time
 
 import pytest
 import torch
+
+from sdas_lib.run.checkpoints import safe_load
 from torch.utils.data import TensorDataset
 
 from sdas_lib.cli import main
 from sdas_lib.data import load_digits_data
 from sdas_lib.errors import SdasError
-from sdas_lib.evalnet import build_network
-from sdas_lib.genotype import DARTS_V2
-from sdas_lib.presets import (
+from sdas_lib.nets.evalnet import build_network
+from sdas_lib.core.genotype import DARTS_V2
+from sdas_lib.run.presets import (
     TRAIN_IMAGENET, TRAIN_PAPER, TRAIN_PRESETS, TRAIN_TINY, check_train_preset, get_preset, override,
 )
-from sdas_lib.train import METRIC_FIELDS, Trainer
+from sdas_lib.run.train import METRIC_FIELDS, Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +107,8 @@ def test_run_writes_metrics_weights_result_and_genotype(tmp_path, digits):
     assert "digits" in doc["dataset"] and any("digits (scikit-learn" in line for line in lines)
     # weights.pt loads into a freshly built network of the same genotype
     net = build_network("cifar", DARTS_V2, K=1, C1=8, C2=16, num_classes=10)
-    net.load_state_dict(torch.load(out / "weights.pt"))
-    from sdas_lib.genotype import Genotype
+    net.load_state_dict(safe_load(out / "weights.pt"))
+    from sdas_lib.core.genotype import Genotype
 
     assert Genotype.load(out / "genotype.json") == DARTS_V2
 
@@ -143,13 +145,13 @@ def test_resume_continues_with_exactly_the_same_batches(tmp_path, digits):
     crashing = Crashing(p, "darts_v2", seed=3, out_dir=tmp_path / "cut", progress=False, log=lambda s: None, data=digits)
     with pytest.raises(Interrupt):
         crashing.run()
-    ckpt = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    ckpt = safe_load(tmp_path / "cut" / "checkpoint.pt")
     assert (ckpt["t"], ckpt["epoch"], ckpt["pos"]) == (15, 1, 4)
     resumed = Trainer(p, "darts_v2", seed=3, out_dir=tmp_path / "cut", resume=True, progress=False, log=lambda s: None, data=digits)
     assert resumed.t == 15
     again = resumed.run()
-    a = torch.load(tmp_path / "full" / "weights.pt")
-    b = torch.load(tmp_path / "cut" / "weights.pt")
+    a = safe_load(tmp_path / "full" / "weights.pt")
+    b = safe_load(tmp_path / "cut" / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert again.test_acc == full.test_acc
     assert [m["train_loss"] for m in again.metrics] == pytest.approx([m["train_loss"] for m in full.metrics], rel=1e-6)
@@ -210,8 +212,8 @@ def test_cli_summary_prints_the_table(capsys):
     text = capsys.readouterr().out
     assert "3,349,342" in text and "parameters (with auxiliary head)" in text
     assert "mult-adds, 1x3x32x32 (conv + linear)" in text and "(1, 10)" in text
-    assert main(["summary", "--network", "video"]) == 2
-    assert "unknown network 'video'" in capsys.readouterr().err
+    assert main(["summary", "--network", "hexnet"]) == 2
+    assert "unknown network 'hexnet'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .errors import SdasError, choices
-from .ops import get_op_set
+from ..errors import SdasError, choices
+from .layout import is_reduction
+from .opsets import op_set_info
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class CellType:
 
     @property
     def reduction(self) -> bool:
-        return self.stride != 1 and self.stride != (1, 1, 1)
+        return is_reduction(self.stride)
 
 
 NORMAL = CellType("normal", 1)
@@ -54,7 +55,7 @@ class SearchSpace:
     n_inputs: int = 2
 
     def __post_init__(self):
-        get_op_set(self.op_set)  # raises a clear error for an unknown name
+        op_set_info(self.op_set)  # raises a clear error for an unknown name
         if not self.cell_types:
             raise SdasError("a search space needs at least one cell type")
         names = [c.name for c in self.cell_types]
@@ -86,7 +87,7 @@ class SearchSpace:
 
     @cached_property
     def n_ops(self) -> int:
-        return len(get_op_set(self.op_set))
+        return len(op_set_info(self.op_set))
 
     def incoming(self, node: int) -> tuple[int, ...]:
         """Edge indices (rows of α) of the edges into intermediate ``node``, ordered by source."""
@@ -111,6 +112,30 @@ class SearchSpace:
     def total_decisions(self) -> int:
         """M = Σ over cell types of (E + N): 36 for the image space (§3.2)."""
         return len(self.cell_types) * self.decisions_per_cell
+
+    # -- as data ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The space as JSON-ready data (strides as ints or lists); :meth:`from_dict` inverts it."""
+        return {
+            "op_set": self.op_set,
+            "cell_types": [
+                {"name": c.name, "stride": list(c.stride) if isinstance(c.stride, tuple) else c.stride}
+                for c in self.cell_types
+            ],
+            "n_nodes": self.n_nodes, "k": self.k, "n_inputs": self.n_inputs,
+        }
+
+    @classmethod
+    def from_dict(cls, data) -> "SearchSpace":
+        """Validate and build a space from :meth:`to_dict`'s data."""
+        try:
+            cell_types = tuple(
+                CellType(str(c["name"]), tuple(int(v) for v in c["stride"]) if isinstance(c["stride"], list) else int(c["stride"]))
+                for c in data["cell_types"]
+            )
+            return cls(str(data["op_set"]), cell_types, int(data["n_nodes"]), int(data["k"]), int(data.get("n_inputs", 2)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise SdasError(f"malformed search space {data!r}: {type(err).__name__} {err}") from None
 
     def __repr__(self) -> str:
         cts = ", ".join(f"{c.name}(stride={c.stride})" for c in self.cell_types)

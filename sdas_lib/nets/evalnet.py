@@ -5,16 +5,17 @@ Two structures from the paper (Fig. 5), identical to DARTS' ``NetworkCIFAR`` and
 sizes (tests/test_evalnet.py pins them):
 
 - ``cifar`` (Fig. 5a): a 3×3 conv stem with C1 channels, then the cells of
-  :func:`~sdas_lib.supernet.image_layout` (K normal, reduce, K normal, reduce, K normal).
+  :func:`~sdas_lib.core.layout.image_layout` (K normal, reduce, K normal, reduce, K normal).
   The first cell outputs C2 = n_nodes × C channels; the per-node width C doubles at each reduction.
 - ``imagenet`` (Fig. 5b, the mobile setting): three stride-2 3×3 convs bring 224×224 down to 28×28
   before the same cells. C1 is the width of the first stem conv (NOTES.md: 24 in DARTS), the other
-  two stem convs have 2·C1 channels, and the first cells see a reduced input (``reduction_prev``).
+  two stem convs have 2·C1 channels, and the first cell reads a stem output twice as large (``prev_stride`` 2).
 
 Both carry an auxiliary classifier on the output of the second reduction cell (2/3 of the depth;
 §6.1 "auxiliary towers"), used only in training, and apply drop path ("path dropout") to the
 non-identity inputs of every node. The search network (:mod:`sdas_lib.supernet`) is a separate
-class; the two share only the op registry (:mod:`sdas_lib.ops`).
+class; the two share only the op registry (:mod:`sdas_lib.ops`) and the channel bookkeeping
+(:func:`~sdas_lib.core.layout.cell_plan`, :func:`~sdas_lib.nets.stacking.preprocess`).
 
 Networks are built by name from :data:`NETWORKS` (``build_network("cifar", genotype, ...)``);
 a video network registers itself the same way with its own cell types and input shape.
@@ -29,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import SdasError, choices
-from .genotype import CellGenotype, Genotype
-from .ops import FactorizedReduce, ReLUConvBN, get_op_set
-from .space import NORMAL, REDUCE, CellType
-from .supernet import image_layout
+from ..core.genotype import CellGenotype, Genotype
+from ..core.layout import cell_plan, image_layout
+from ..core.space import NORMAL, REDUCE, CellType
+from ..errors import SdasError, choices
+from ..ops import get_op_set
+from .stacking import preprocess
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -221,7 +223,7 @@ def _image_genotype(genotype: Genotype, cell_types: Sequence[CellType]) -> Genot
     return genotype
 
 
-def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_pp: int, C_p: int, reduction_prev: bool,
+def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_stem: int, stem_prev_stride,
                  search_ops: bool = False) -> int:
     """Append the cells of ``net.layout`` to ``net.cells``; returns the last cell's channels.
 
@@ -229,22 +231,18 @@ def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_pp:
     pools + BN), for comparing a decided supernet with a plain network of the same ops.
     """
     affine = not search_ops
-    types = {c.name: c for c in cell_types}
     g = net.genotype
-    seen_reductions = 0
-    for i, name in enumerate(net.layout):
-        ct = types[name]
-        if ct.reduction:
-            C *= 2
-            seen_reductions += 1
-        pre0 = FactorizedReduce(C_pp, C, affine=affine) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine=affine)
-        pre1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=affine)
-        cell = EvalCell(g[name], g.op_set, C, ct.stride, pre0, pre1, search_ops=search_ops)
-        net.cells.append(cell)
-        C_pp, C_p, reduction_prev = C_p, cell.out_channels, ct.reduction
-        if ct.reduction and seen_reductions == 2:
-            net.aux_index, net.aux_channels = i, C_p  # 2/3 depth: after the second reduction
-    return C_p
+    ndim = get_op_set(g.op_set).ndim
+    strides = {c.name: c.stride for c in cell_types}
+    plans = cell_plan(net.layout, strides, C_stem, C, {c: len(g[c].concat) for c in strides}, stem_prev_stride)
+    reductions = [p.index for p in plans if p.reduction]
+    for plan in plans:
+        pre0 = preprocess(plan.C_pp, plan.C, plan.prev_stride, ndim, affine)
+        pre1 = preprocess(plan.C_p, plan.C, 1, ndim, affine)
+        net.cells.append(EvalCell(g[plan.cell_type], g.op_set, plan.C, plan.stride, pre0, pre1, search_ops=search_ops))
+    if len(reductions) >= 2:  # 2/3 depth: the auxiliary head reads the second reduction's output
+        net.aux_index, net.aux_channels = reductions[1], plans[reductions[1]].C_out
+    return plans[-1].C_out
 
 
 class CifarNetwork(EvalNetwork):
@@ -267,7 +265,7 @@ class CifarNetwork(EvalNetwork):
         super().__init__(genotype, image_layout(K), num_classes)
         C = _check_sizes(C1, C2, len(genotype["normal"].nodes), num_classes, in_channels)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
-        C_last = _image_cells(self, self.cell_types, C, C1, C1, False, search_ops)
+        C_last = _image_cells(self, self.cell_types, C, C1, 1, search_ops)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHead(self.aux_channels, num_classes, stride=3, bn_768=True)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -302,8 +300,8 @@ class ImageNetNetwork(EvalNetwork):
             nn.Conv2d(C1, Cs, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(Cs),
         )
         self.stem1 = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(Cs, Cs, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(Cs))
-        # Both cell inputs of the first cell differ in resolution (stem0 is 2× larger): reduction_prev.
-        C_last = _image_cells(self, self.cell_types, C, Cs, Cs, True)
+        # Both cell inputs of the first cell differ in resolution (stem0 is 2× larger): prev_stride 2.
+        C_last = _image_cells(self, self.cell_types, C, Cs, 2)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHead(self.aux_channels, num_classes, stride=2, bn_768=False)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)  # = DARTS' AvgPool2d(7) at 224×224

@@ -1,7 +1,8 @@
 """Scheduled discretization (paper §3.2): one-step decisions, their priorities and the state.
 
 Everything here is a pure function of α/β and the :class:`DiscretizationState`, so it can be
-tested and replayed (by a widget) without a network.
+tested and replayed (by a widget) without a network, and without torch: α/β are taken as anything
+with ``tolist()`` (a tensor, a numpy array) or as nested lists of numbers.
 
 One-step decisions (NOTES.md "Scheduled discretization"):
 - **edge** (j, i): keep o = argmax α_(j,i) (Eq. 4). The edge then computes sigmoid(β)·o(x); its α is
@@ -26,11 +27,10 @@ import statistics
 from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Mapping
 
-import torch
-
-from .errors import SdasError
+from ..errors import SdasError
+from .counting import count_valid_architectures
 from .genotype import CellGenotype, Genotype
-from .ops import get_op_set
+from .opsets import op_set_info
 from .space import SearchSpace
 
 INF = math.inf
@@ -40,10 +40,18 @@ INF = math.inf
 # Pure priority and choice functions on one α row / one node's β values.
 
 
+def as_lists(x) -> list:
+    """Nested Python lists of floats from a tensor, an array or nested sequences."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return [as_lists(v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else float(v) for v in x]
+
+
 def _values(x) -> list[float]:
-    if isinstance(x, torch.Tensor):
-        return x.detach().double().cpu().flatten().tolist()
-    return [float(v) for v in x]
+    v = as_lists(x)
+    return [float(a) for a in (v if isinstance(v, list) else [v])]
 
 
 def softmax(values: Iterable[float]) -> list[float]:
@@ -219,7 +227,7 @@ class DiscretizationState:
             e = sp.edges.index(d.edge)
             if e in self.edge_ops[d.cell_type]:
                 raise SdasError(f"{d.cell_type} edge {d.edge} is already decided")
-            self.edge_ops[d.cell_type][e] = get_op_set(sp.op_set).index(d.choice)
+            self.edge_ops[d.cell_type][e] = op_set_info(sp.op_set).index(d.choice)
         elif d.kind == "node":
             if not self.node_eligible(d.cell_type, d.node):
                 raise SdasError(f"{d.cell_type} node {d.node} is decided or has undecided edges")
@@ -250,7 +258,7 @@ class DiscretizationState:
                 f"the architecture is not fully discretized yet ({self.n_done} of "
                 f"{self.space.total_decisions} decisions made)"
             )
-        ops = get_op_set(self.space.op_set)
+        ops = op_set_info(self.space.op_set)
         cells = []
         for ct in self.space.cell_type_names:
             nodes = []
@@ -288,25 +296,22 @@ class Candidate:
         return (-self.priority, space.cell_type_names.index(self.cell_type), 0 if self.kind == "node" else 1, self.index)
 
 
-def candidates(
-    state: DiscretizationState, alpha: Mapping[str, torch.Tensor], beta: Mapping[str, torch.Tensor]
-) -> list[Candidate]:
+def candidates(state: DiscretizationState, alpha: Mapping, beta: Mapping) -> list[Candidate]:
     """All decisions possible now with their priorities, best first (the global priority queue).
 
     Args:
-        alpha: ``{cell_type: (E, n_ops) tensor}``; beta: ``{cell_type: (E,) tensor}``.
+        alpha: ``{cell_type: (E, n_ops)}``; beta: ``{cell_type: (E,)}``: tensors, arrays or lists.
     """
     sp = state.space
     out = []
     for ct in sp.cell_type_names:
-        a = alpha[ct].detach().double().cpu()
-        b = beta[ct].detach().double().cpu()
+        a, b = as_lists(alpha[ct]), as_lists(beta[ct])
         for e in range(sp.n_edges):
             if e not in state.edge_ops[ct]:
                 out.append(Candidate(ct, "edge", e, edge_priority(a[e])))
         for i in sp.node_ids:
             if state.node_eligible(ct, i):
-                out.append(Candidate(ct, "node", i, node_priority(b[list(sp.incoming(i))], sp.k)))
+                out.append(Candidate(ct, "node", i, node_priority([b[e] for e in sp.incoming(i)], sp.k)))
     return sorted(out, key=lambda c: c.sort_key(sp))
 
 
@@ -316,23 +321,22 @@ def make_decision(
     """Turn a candidate into a :class:`Decision` recording α/β at this moment (does not apply it)."""
     sp = state.space
     ct = cand.cell_type
-    a = alpha[ct].detach().double().cpu()
-    b = beta[ct].detach().double().cpu()
+    a, b = as_lists(alpha[ct]), as_lists(beta[ct])
     prio = None if math.isinf(cand.priority) else cand.priority
     if cand.kind == "edge":
         e = cand.index
-        row = a[e]
+        row = [float(v) for v in a[e]]
         return Decision(
             step=state.n_done, iteration=iteration, cell_type=ct, kind="edge", edge=sp.edges[e],
-            node=sp.edges[e][1], choice=get_op_set(sp.op_set).names[edge_choice(row)], priority=prio,
-            alpha=tuple(row.tolist()), weights=tuple(softmax(row)), beta=(float(b[e]),),
+            node=sp.edges[e][1], choice=op_set_info(sp.op_set).names[edge_choice(row)], priority=prio,
+            alpha=tuple(row), weights=tuple(softmax(row)), beta=(float(b[e]),),
         )
     incoming = list(sp.incoming(cand.index))
-    b_in = b[incoming]
+    b_in = [float(b[e]) for e in incoming]
     kept = tuple(sp.edges[incoming[p]][0] for p in node_choice(b_in, sp.k))
     return Decision(
         step=state.n_done, iteration=iteration, cell_type=ct, kind="node", edge=None, node=cand.index,
-        choice=kept, priority=prio, alpha=None, weights=tuple(sigmoid(b_in)), beta=tuple(b_in.tolist()),
+        choice=kept, priority=prio, alpha=None, weights=tuple(sigmoid(b_in)), beta=tuple(b_in),
     )
 
 
@@ -343,6 +347,8 @@ def decide(
 
     Re-ranking matters: an edge decision can make its node eligible (a forced node at once).
     """
+    alpha = {ct: as_lists(v) for ct, v in alpha.items()}
+    beta = {ct: as_lists(v) for ct, v in beta.items()}
     made = []
     for _ in range(n):
         queue = candidates(state, alpha, beta)
@@ -358,31 +364,3 @@ def decide(
         state.history[-1] = d
         made.append(d)
     return made
-
-
-# ----------------------------------------------------------------------------------------------
-# Counting the architectures still possible (Table 1, Fig. 7 captions).
-
-
-def count_cell_architectures(state: DiscretizationState, cell_type: str) -> int:
-    """Valid discrete cells given the decisions so far, counted exactly.
-
-    A decided node contributes 1. An undecided node i sums, over the k-subsets S of its
-    predecessors, the product over e in S of (1 if e is decided else n_ops). With nothing decided
-    this is C(2,2)·C(3,2)·C(4,2)·C(5,2)·7^8 = 1,037,664,180 for a DARTS-like cell.
-    """
-    from itertools import combinations
-
-    sp = state.space
-    total = 1
-    for i in sp.node_ids:
-        if i in state.node_inputs[cell_type]:
-            continue
-        choices_per_edge = [1 if e in state.edge_ops[cell_type] else sp.n_ops for e in sp.incoming(i)]
-        total *= sum(math.prod(c) for c in combinations(choices_per_edge, sp.k))
-    return total
-
-
-def count_valid_architectures(state: DiscretizationState) -> int:
-    """Product over cell types of :func:`count_cell_architectures` (1.0767e18 for normal + reduce)."""
-    return math.prod(count_cell_architectures(state, c) for c in state.space.cell_type_names)

@@ -14,45 +14,48 @@ t/T = 0.59 and then carries one undecided node to the end.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
-from .errors import SdasError, choices
+from ..errors import SdasError, choices
 
 Schedule = Callable[[int, int, int], int]
 
 
-def _check(t: int, T: int) -> float:
+def _check(t: int, T: int, M: int) -> None:
     if T <= 0:
         raise SdasError(f"a schedule needs T >= 1 iterations, got T={T}")
     if not 0 <= t <= T:
         raise SdasError(f"iteration t={t} is outside 0..T={T}")
-    return t / T
+    if M < 0:
+        raise SdasError(f"a schedule needs M >= 0 decisions, got M={M}")
 
 
-def _floor(x: float) -> int:
-    # Guard against 0.9999999 from float powers: M·x is an exact integer when x is 1.
-    return math.floor(x + 1e-9)
+# Exact integer arithmetic: ⌊M·x⌋ with x a ratio of integers, never a float floor. A float with a
+# small epsilon ends schedule C early at large T (at T = 19,500 it reached M at t = 19,456).
 
 
 def schedule_a(t: int, T: int, M: int) -> int:
     """Schedule A: M_t = ⌊M·t/T⌋."""
-    return _floor(M * _check(t, T))
+    _check(t, T, M)
+    return M * t // T
 
 
 def schedule_b(t: int, T: int, M: int) -> int:
     """Schedule B: M_t = ⌊M·(t/T)^4⌋."""
-    return _floor(M * _check(t, T) ** 4)
+    _check(t, T, M)
+    return M * t**4 // T**4
 
 
 def schedule_c(t: int, T: int, M: int) -> int:
-    """Schedule C: M_t = ⌊M·(1 − (1 − t/T)^4)⌋."""
-    return _floor(M * (1 - (1 - _check(t, T)) ** 4))
+    """Schedule C: M_t = ⌊M·(1 − (1 − t/T)^4)⌋ = ⌊M·(T^4 − (T − t)^4) / T^4⌋."""
+    _check(t, T, M)
+    return M * (T**4 - (T - t) ** 4) // T**4
 
 
 def schedule_das(t: int, T: int, M: int) -> int:
     """DAS: nothing is decided until the last iteration, then all M decisions at once."""
-    return M if _check(t, T) == 1 else 0
+    _check(t, T, M)
+    return M if t == T else 0
 
 
 SCHEDULES: dict[str, Schedule] = {"A": schedule_a, "B": schedule_b, "C": schedule_c, "das": schedule_das}

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,22 +23,18 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import __version__
-from .complexity import count_mult_adds, count_parameters, human
-from .data import EpochBatches, ImageData, cutout_batch, iterate_dataset, load_image_data
-from .errors import NonFiniteLoss, SdasError
-from .evalnet import EvalNetwork, build_network, get_network
-from .faults import graceful_interrupt, kill_point
-from .genotype import Genotype, resolve_genotype
-from .io import atomic_torch_save, atomic_write_json
+from .. import __version__
+from ..core.genotype import Genotype, resolve_genotype
+from ..data import EpochBatches, ImageData, cutout_batch, iterate_dataset, load_image_data
+from ..errors import SdasError
+from ..files import atomic_write_json
+from ..nets.complexity import count_mult_adds, count_parameters, human
+from ..nets.evalnet import EvalNetwork, build_network, get_network
+from .checkpoints import atomic_torch_save
+from .faults import kill_point
+from .loop import RunLoop
 from .presets import TrainPreset, check_train_preset
-from .runs import (
-    close_epoch, end_iteration, last_checkpoint_note, open_run_dir, read_checkpoint, restoring,
-    save_run_checkpoint, write_metrics,
-)
 
-CHECKPOINT_FORMAT = "sdas-train-checkpoint"
-CHECKPOINT_VERSION = 1
 METRIC_FIELDS = (
     "epoch", "iteration", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "drop_path", "seconds",
 )
@@ -61,7 +55,7 @@ class TrainResult:
     out_dir: Path | None
 
 
-class Trainer:
+class Trainer(RunLoop):
     """Retrain ``genotype`` from scratch with ``preset``; :meth:`run` executes (or resumes) it.
 
     Args:
@@ -77,6 +71,10 @@ class Trainer:
     """
 
     METRIC_FIELDS = METRIC_FIELDS
+    CHECKPOINT_FORMAT = "sdas-train-checkpoint"
+    CHECKPOINT_VERSION = 1
+    VOLATILE_FIELDS = RunLoop.VOLATILE_FIELDS + ("eval_batch_size", "channels_last")
+    progress_label = "retrain"
 
     def __init__(
         self, preset: TrainPreset, genotype: Genotype | str | os.PathLike, seed: int = 0,
@@ -91,11 +89,7 @@ class Trainer:
         else:
             genotype = resolve_genotype(genotype, cell_types=self.spec.cell_types, k=None, op_set=preset.op_set)
         self.genotype = genotype
-        self.preset, self.seed, self.device = preset, int(seed), torch.device(device)
-        self.progress = progress
-        self._print = log or print
-        if preset.threads > 0:
-            torch.set_num_threads(preset.threads)
+        super().__init__(preset, seed, device, progress, log)
         self.data = data or load_image_data(preset.dataset, preset.data_root, preset.resolution, cutout=preset.cutout)
         self.batches = EpochBatches(
             self.data.train, range(len(self.data.train)), preset.batch_size, seed, preset.num_workers, "training set"
@@ -103,7 +97,7 @@ class Trainer:
         self.iters_per_epoch = len(self.batches)
         self.T = preset.epochs * self.iters_per_epoch
         self._build()  # before touching out_dir: a config error leaves nothing behind
-        self.out_dir = open_run_dir(self, out_dir, resume, force)
+        self.open_run_folder(out_dir, resume, force)
 
     def write_start_files(self) -> None:
         """What a fresh run folder gets besides config.json: the genotype it trains."""
@@ -117,7 +111,7 @@ class Trainer:
             p.network, self.genotype, K=p.K, C1=p.C1, C2=p.C2, num_classes=self.data.num_classes,
             in_channels=self.data.in_channels, auxiliary=p.auxiliary_weight > 0,
         )
-        self.input_shape = (self.data.in_channels, self.data.resolution, self.data.resolution)
+        self.input_shape = self.data.input_shape
         self.params = count_parameters(net, exclude_auxiliary=True)
         try:
             self.mult_adds = count_mult_adds(net, self.input_shape)  # one forward pass on a zero input
@@ -127,17 +121,10 @@ class Trainer:
                 f"need sizes that halve evenly ({str(err).splitlines()[0][:120]}); try its default "
                 f"--resolution {self.spec.resolution}"
             ) from None
-        self.memory_format = torch.channels_last if p.channels_last else torch.contiguous_format
-        self.net: EvalNetwork = net.to(self.device, memory_format=self.memory_format)
+        self.net: EvalNetwork = self.model_to_device(net, 1 + len(self.input_shape))
         self.opt = torch.optim.SGD(self.net.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
         self.sched = self._make_scheduler()
         self.train_loss = torch.nn.CrossEntropyLoss(label_smoothing=p.label_smoothing)
-        self.t, self.epoch, self.pos = 0, 0, 0
-        self.metrics: list[dict] = []
-        self.running = self._zero_running()
-        self.elapsed = 0.0
-        self.finished = False
-        self.last_checkpoint: int | None = None  # iteration of the newest checkpoint on disk
 
     def _make_scheduler(self):
         p = self.preset
@@ -145,8 +132,7 @@ class Trainer:
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs, eta_min=p.lr_min)
         return torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=p.lr_gamma)  # ImageNet: ×0.97 per epoch
 
-    @staticmethod
-    def _zero_running() -> dict:
+    def zero_running(self) -> dict:
         return {"loss": 0.0, "correct": 0, "seen": 0}
 
     def config(self) -> dict:
@@ -159,19 +145,10 @@ class Trainer:
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
         }
 
-    def log(self, line: str) -> None:
-        if self.out_dir is not None:
-            with open(self.out_dir / "log.txt", "a") as f:
-                f.write(line + "\n")
-        self._print(line)
-
     # -- one iteration ---------------------------------------------------------------------------
     def drop_path_prob(self, epoch: int) -> float:
         """Linear ramp: 0 in the first epoch, drop_path · epoch / epochs after (DARTS)."""
         return self.preset.drop_path * epoch / self.preset.epochs
-
-    def _to(self, x: torch.Tensor, y: torch.Tensor):
-        return x.to(self.device, memory_format=self.memory_format, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         """One SGD step on a batch; returns (loss, number correct)."""
@@ -181,19 +158,12 @@ class Trainer:
         loss = self.train_loss(logits, y)
         if aux is not None:
             loss = loss + p.auxiliary_weight * self.train_loss(aux, y)
-        self._check_finite(loss)
+        self.check_finite(loss, "training", "--lr")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), p.grad_clip)
         self.opt.step()
         return loss.item(), int((logits.argmax(1) == y).sum().item())
-
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(
-                f"training loss became {loss.item()} at iteration {self.t} (epoch {self.epoch + 1}); "
-                f"{last_checkpoint_note(self)}. Lower the learning rate (--lr) and start again with --force"
-            )
 
     # -- evaluation ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -202,61 +172,45 @@ class Trainer:
         self.net.eval()
         loss_sum, correct, total = 0.0, 0, 0
         for x, y in iterate_dataset(self.data.test, self.preset.eval_batch_size, self.preset.num_workers):
-            x, y = self._to(x, y)
+            x, y = self.to_device(x, y)
             logits = self.net(x)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
             correct += int((logits.argmax(1) == y).sum().item())
             total += len(y)
         return loss_sum / max(total, 1), correct / max(total, 1)
 
-    # -- the loop --------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
-        if self.finished:
-            self.log(f"run in {self.out_dir} is already complete; nothing to resume")
-            return self.result()
-        from tqdm.auto import tqdm
-
+    # -- the loop's hooks ----------------------------------------------------------------------------
+    def start_message(self) -> str:
         p = self.preset
-        if self.t == 0:
-            self.log(
-                f"retrain: network {p.network}, preset {p.name}, seed {self.seed}, device {self.device}\n"
-                f"  data: {self.data.description}\n"
-                f"  {str(self.genotype).replace(chr(10), chr(10) + '  ')}\n"
-                f"  K={p.K} C1={p.C1} C2={p.C2}: {self.params:,} parameters (without auxiliary head), "
-                f"{human(self.mult_adds)} mult-adds at {'x'.join(map(str, self.input_shape))}\n"
-                f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}), lr {p.lr} {p.lr_schedule}, "
-                f"cutout {p.cutout}, drop path {p.drop_path}, auxiliary weight {p.auxiliary_weight}"
-            )
-        else:
-            self.log(f"resumed at iteration {self.t} (epoch {self.epoch + 1}, batch {self.pos})")
-        bar = tqdm(total=self.T, initial=self.t, disable=not self.progress, desc="retrain", leave=False, file=sys.stderr)
-        start = time.perf_counter() - self.elapsed
-        in_memory_cutout = self.data.in_memory and p.cutout > 0
-        with graceful_interrupt() as interrupt, bar:
-            while self.epoch < p.epochs:
-                self.net.drop_path_prob = self.drop_path_prob(self.epoch)
-                batches = self.batches.iterate(self.epoch, self.pos)
-                while self.pos < self.iters_per_epoch:
-                    x, y = next(batches)
-                    if in_memory_cutout:
-                        x = cutout_batch(x, p.cutout)  # file-backed sets do it in their transforms
-                    self.t += 1
-                    loss, correct = self.step(*self._to(x, y))
-                    kill_point("iteration", self.t)  # test hook; see sdas_lib.faults
-                    r = self.running
-                    r["loss"] += loss * len(y)
-                    r["correct"] += correct
-                    r["seen"] += len(y)
-                    bar.update(1)
-                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss:.3f}")
-                    end_iteration(self, start, interrupt)
-                self._end_epoch(time.perf_counter() - start)
-        self.finished = True
-        self.elapsed = time.perf_counter() - start
-        self._write_outputs()
-        return self.result()
+        return (
+            f"retrain: network {p.network}, preset {p.name}, seed {self.seed}, device {self.device}\n"
+            f"  data: {self.data.description}\n"
+            f"  {str(self.genotype).replace(chr(10), chr(10) + '  ')}\n"
+            f"  K={p.K} C1={p.C1} C2={p.C2}: {self.params:,} parameters (without auxiliary head), "
+            f"{human(self.mult_adds)} mult-adds at {'x'.join(map(str, self.input_shape))}\n"
+            f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}), lr {p.lr} {p.lr_schedule}, "
+            f"cutout {p.cutout}, drop path {p.drop_path}, auxiliary weight {p.auxiliary_weight}"
+        )
 
-    def _end_epoch(self, seconds: float) -> None:
+    def begin_epoch(self) -> None:
+        self.net.drop_path_prob = self.drop_path_prob(self.epoch)
+
+    def epoch_batches(self, epoch: int, pos: int):
+        return self.batches.iterate(epoch, pos)
+
+    def train_iteration(self, batch) -> dict:
+        x, y = batch
+        if self.data.in_memory and self.preset.cutout > 0:
+            x = cutout_batch(x, self.preset.cutout)  # file-backed sets do it in their transforms
+        loss, correct = self.step(*self.to_device(x, y))
+        kill_point("iteration", self.t)  # test hook; see sdas_lib.run.faults
+        r = self.running
+        r["loss"] += loss * len(y)
+        r["correct"] += correct
+        r["seen"] += len(y)
+        return {"epoch": self.epoch + 1, "loss": f"{loss:.3f}"}
+
+    def epoch_summary(self, seconds: float) -> tuple[dict, str]:
         p, r = self.preset, self.running
         lr = self.opt.param_groups[0]["lr"]  # the rate this epoch used
         self.sched.step()
@@ -270,11 +224,12 @@ class Trainer:
             "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "drop_path": self.net.drop_path_prob,
             "seconds": round(seconds, 3),
         }
-        close_epoch(self, row, (
+        line = (
             f"epoch {row['epoch']}/{p.epochs} it {self.t}: train loss {row['train_loss']:.4f} acc "
             f"{row['train_acc']:.3f} | test loss {test_loss:.4f} acc {test_acc:.3f} | lr {lr:.4g} "
             f"drop path {row['drop_path']:.3f} | {seconds:.1f}s"
-        ), seconds)
+        )
+        return row, line
 
     # -- outputs ---------------------------------------------------------------------------------
     def _final_test(self) -> tuple[float, float]:
@@ -283,12 +238,12 @@ class Trainer:
                 return row["test_loss"], row["test_acc"]
         return float("nan"), float("nan")
 
-    def _write_outputs(self) -> None:
+    def write_outputs(self) -> None:
         test_loss, test_acc = self._final_test()
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}: test accuracy {test_acc:.4f} (loss {test_loss:.4f})")
         if self.out_dir is None:
             return
-        write_metrics(self)
+        self.write_metrics()
         atomic_torch_save(self.out_dir / "weights.pt", self.net.state_dict())
         atomic_write_json(self.out_dir / "result.json", self.result_document())
         self.save_checkpoint()
@@ -312,26 +267,16 @@ class Trainer:
         )
 
     # -- checkpoints -----------------------------------------------------------------------------
-    def save_checkpoint(self) -> None:
-        """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
-        save_run_checkpoint(
-            self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
-            net=self.net.state_dict(), opt=self.opt.state_dict(), sched=self.sched.state_dict(),
-        )
+    def model_state(self) -> dict:
+        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
 
-    def _resume_key(self) -> dict:
-        p = asdict(self.preset)
-        for volatile in ("num_workers", "threads", "checkpoint_every", "data_root", "eval_batch_size", "channels_last"):
-            p.pop(volatile)
-        return {"preset": p, "seed": self.seed, "genotype": self.genotype.to_dict(), "T": self.T}
+    def resume_key_extra(self) -> dict:
+        return {"genotype": self.genotype.to_dict()}
 
-    def _load_checkpoint(self) -> None:
-        ckpt = read_checkpoint(self, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
-        with restoring(self, ckpt):
-            self.net.load_state_dict(ckpt["net"])
-            self.opt.load_state_dict(ckpt["opt"])
-            self.sched.load_state_dict(ckpt["sched"])
-        self.net.drop_path_prob = self.drop_path_prob(self.epoch)
+    def load_model_state(self, ckpt: dict) -> None:
+        self.net.load_state_dict(ckpt["net"])
+        self.opt.load_state_dict(ckpt["opt"])
+        self.sched.load_state_dict(ckpt["sched"])
 
 
 def run_training(preset: TrainPreset, genotype: Genotype | str, seed: int = 0, **kwargs) -> TrainResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
-from .errors import SdasError, choices
+from ..errors import SdasError, choices
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,11 @@ def override(preset, **changes):
 
 def check_op_set(name: str, ndim: int = 2) -> None:
     """The op set must be registered and have ``ndim``-D ops (2 for the image networks)."""
-    from .ops import OP_SETS, get_op_set
+    from ..core.opsets import OP_SET_TABLE, op_set_info
 
-    ops = get_op_set(name)  # unknown name: lists the registered sets
+    ops = op_set_info(name)  # unknown name: lists the known sets
     if ops.ndim != ndim:
-        fitting = [n for n, s in OP_SETS.items() if s.ndim == ndim]
+        fitting = [n for n, s in OP_SET_TABLE.items() if s.ndim == ndim]
         raise SdasError(
             f"--op_set {name!r} has {ops.ndim}D ops but the image networks need {ndim}D ones; "
             f"choose one of: {choices(fitting)}"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import SdasError, choices
-from .ops import get_op_set
+from ..errors import SdasError, choices
+from .opsets import op_set_info
 
 FORMAT = "sdas-genotype"
 VERSION = 1
@@ -126,7 +126,7 @@ class Genotype:
             if key not in data:
                 raise SdasError(f"genotype is missing the key {key!r}")
         try:
-            ops = get_op_set(str(data["op_set"]))
+            ops = op_set_info(str(data["op_set"]))
         except SdasError as err:
             raise SdasError(f"genotype uses an {err}") from None
         if op_set is not None and ops.name != op_set:
@@ -180,7 +180,7 @@ class Genotype:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write JSON atomically (temporary file, then rename)."""
-        from .io import atomic_write_text
+        from ..files import atomic_write_text
 
         atomic_write_text(path, self.to_json() + "\n")
 

@@ -6,7 +6,8 @@ weights leave the optimizer (:func:`prune_optimizer`).
 
 Network layout (Fig. 5a, NOTES.md): a 3×3 conv stem with C1 channels, then cells; channels
 double at each reduction cell; C2 = n_nodes × C is the output width of the first cell, where C
-is the per-node width; global average pooling and a linear classifier.
+is the per-node width; global average pooling and a linear classifier. The channel bookkeeping is
+:func:`sdas_lib.core.layout.cell_plan`, shared with the evaluation networks.
 """
 
 from __future__ import annotations
@@ -17,17 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .discretization import DiscretizationState
-from .errors import SdasError, choices
-from .ops import FactorizedReduce, ReLUConvBN, get_op_set
-from .space import SearchSpace
-
-
-def image_layout(K: int) -> list[str]:
-    """Cell types of the image network (Fig. 5a/b): K normal, reduce, K normal, reduce, K normal."""
-    if K < 1:
-        raise SdasError(f"K (normal cells per stage) must be >= 1, got {K}")
-    return ["normal"] * K + ["reduce"] + ["normal"] * K + ["reduce"] + ["normal"] * K
+from ..core.discretization import DiscretizationState
+from ..core.layout import CellPlan, cell_plan
+from ..core.space import SearchSpace
+from ..errors import SdasError, choices
+from ..ops import get_op_set
+from .stacking import preprocess
 
 
 class ArchParameters(nn.Module):
@@ -121,17 +117,17 @@ class SearchCell(nn.Module):
     """A relaxed cell: node i = Σ_j edge(j, i) (Eq. 2 with β, Eq. 4 once the edge is decided,
     Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...)."""
 
-    def __init__(self, space: SearchSpace, cell_type: str, C_pp: int, C_p: int, C: int, reduction_prev: bool):
+    def __init__(self, space: SearchSpace, plan: CellPlan):
         super().__init__()
         self.space = space
-        self.cell_type = cell_type
-        stride = space.cell_type(cell_type).stride
-        self.reduction = space.cell_type(cell_type).reduction
-        self.preprocess0 = FactorizedReduce(C_pp, C, affine=False) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine=False)
-        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=False)
+        self.cell_type = plan.cell_type
+        self.reduction = plan.reduction
+        ndim = get_op_set(space.op_set).ndim
+        self.preprocess0 = preprocess(plan.C_pp, plan.C, plan.prev_stride, ndim, affine=False)
+        self.preprocess1 = preprocess(plan.C_p, plan.C, 1, ndim, affine=False)
         self.edges = nn.ModuleDict(
             {
-                str(e): SearchEdge(space.op_set, C, stride if j < space.n_inputs else 1)
+                str(e): SearchEdge(space.op_set, plan.C, plan.stride if j < space.n_inputs else 1)
                 for e, (j, _) in enumerate(space.edges)
             }
         )
@@ -214,20 +210,11 @@ class SearchNetwork(nn.Module):
         self.layout = list(layout)
         self.arch = ArchParameters(space)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
-        C = C2 // space.n_nodes
-        C_pp, C_p, reduction_prev = C1, C1, False
-        cells = []
-        for ct in self.layout:
-            reduction = space.cell_type(ct).reduction
-            if reduction:
-                C *= 2
-            if C % 2 and (reduction or reduction_prev):
-                raise SdasError(f"per-node width {C} must be even where a factorized reduction is used; raise C2")
-            cells.append(SearchCell(space, ct, C_pp, C_p, C, reduction_prev))
-            C_pp, C_p, reduction_prev = C_p, space.n_nodes * C, reduction
-        self.cells = nn.ModuleList(cells)
+        strides = {c.name: c.stride for c in space.cell_types}
+        plans = cell_plan(self.layout, strides, C1, C2 // space.n_nodes, {c: space.n_nodes for c in strides})
+        self.cells = nn.ModuleList(SearchCell(space, plan) for plan in plans)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_p, num_classes)
+        self.classifier = nn.Linear(plans[-1].C_out, num_classes)
         self._complete: dict[str, tuple[bool, bool]] = {c: (False, False) for c in space.cell_type_names}
 
     def weights(self) -> list[nn.Parameter]:

@@ -1,0 +1,226 @@
+"""A search's decision history as a versioned document, and its replay step by step (no torch).
+
+``decisions.json`` (format ``sdas-history``, version 2) holds:
+- ``space``: the search space as data (:meth:`SearchSpace.to_dict`): op set, cell types and strides,
+  nodes, k;
+- ``decisions``: one row per one-step discretization (:meth:`Decision.to_dict`);
+- ``snapshots``: at every iteration where decisions were made, the full α and β of every cell type
+  just before them;
+- the run's schedule, seed, preset, data set, T and M.
+
+:func:`replay` walks the history: at step i (i decisions made) it gives the discretization state,
+the valid-architecture count, every undecided edge's softmax(α) row and sigmoid(β), and the priority
+queue, recomputed from the stored α/β (not copied from the recorded rows), so its first entry is
+decision i. The stepper widget is built on it. Version-1 files (no snapshots, no space) still load;
+their replay says what it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..errors import SdasError
+from .counting import count_valid_architectures
+from .discretization import (
+    Candidate, Decision, DiscretizationState, as_lists, candidates, edge_choice, sigmoid, softmax,
+)
+from .opsets import op_set_info
+from .space import NORMAL, REDUCE, SearchSpace
+
+FORMAT = "sdas-history"
+VERSION = 2
+
+
+def arch_snapshot(iteration: int, alpha: Mapping, beta: Mapping) -> dict:
+    """α and β of every cell type at ``iteration`` as plain lists (α/β: tensors, arrays or lists)."""
+    return {
+        "iteration": int(iteration),
+        "alpha": {ct: as_lists(a) for ct, a in alpha.items()},
+        "beta": {ct: as_lists(b) for ct, b in beta.items()},
+    }
+
+
+def history_document(
+    space: SearchSpace, decisions: Sequence[Decision], snapshots: Sequence[dict], *, schedule: str, seed: int,
+    preset: str, dataset: str, T: int,
+) -> dict:
+    """The JSON document of a search's history (what decisions.json holds)."""
+    return {
+        "format": FORMAT, "version": VERSION,
+        "schedule": schedule, "seed": seed, "preset": preset, "dataset": dataset, "T": T, "M": space.total_decisions,
+        "space": space.to_dict(),
+        "decisions": [d.to_dict() for d in decisions],
+        "snapshots": list(snapshots),
+    }
+
+
+@dataclass(frozen=True)
+class History:
+    """A loaded decision history.
+
+    Attributes:
+        space: the search space. decisions: the one-step decisions in order.
+        snapshots: ``{iteration: (alpha, beta)}`` with α/β as nested lists per cell type, or None
+            for a version-1 file. meta: schedule, seed, preset, dataset, T, M. version: file version.
+    """
+
+    space: SearchSpace
+    decisions: tuple[Decision, ...]
+    snapshots: dict[int, tuple[dict, dict]] | None
+    meta: dict = field(default_factory=dict)
+    version: int = VERSION
+
+    @property
+    def T(self) -> int | None:
+        return self.meta.get("T")
+
+    def arch_at(self, iteration: int) -> tuple[dict, dict]:
+        """α and β just before the decisions of ``iteration``."""
+        if self.snapshots is None:
+            raise SdasError(
+                "this decision history is format version 1 (written before sdas_lib stored α/β); it has "
+                "no α/β to replay the priority queue from: run the search again to record them"
+            )
+        if iteration not in self.snapshots:
+            raise SdasError(f"the history has no α/β snapshot for iteration {iteration}; the file is incomplete")
+        return self.snapshots[iteration]
+
+    @classmethod
+    def from_dict(cls, doc: Any, where: str = "decision history") -> "History":
+        """Validate a decisions.json document (version 1 or 2)."""
+        if not isinstance(doc, Mapping) or "decisions" not in doc:
+            raise SdasError(f"{where} is not an sdas decision history (no 'decisions' list)")
+        if doc.get("format", FORMAT) != FORMAT:
+            raise SdasError(f"{where} has format {doc.get('format')!r}, expected {FORMAT!r}")
+        version = int(doc.get("version", 1))
+        if version > VERSION:
+            raise SdasError(f"{where} is format version {version}; this sdas_lib reads up to {VERSION}: upgrade sdas_lib")
+        meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M")}
+        if version == 1:  # op set and cell types only; every version-1 file is an image search
+            space = SearchSpace(str(doc.get("op_set", "o2d")), (NORMAL, REDUCE))
+            if list(doc.get("cell_types", space.cell_type_names)) != list(space.cell_type_names):
+                raise SdasError(f"{where} (version 1) has cell types {doc.get('cell_types')}, not an image search")
+            snapshots = None
+        else:
+            space = SearchSpace.from_dict(doc.get("space"))
+            snapshots = {}
+            for snap in doc.get("snapshots", []):
+                try:
+                    snapshots[int(snap["iteration"])] = (dict(snap["alpha"]), dict(snap["beta"]))
+                except (KeyError, TypeError, ValueError) as err:
+                    raise SdasError(f"{where} has a malformed α/β snapshot ({type(err).__name__} {err})") from None
+        decisions = tuple(Decision.from_dict(d) for d in doc["decisions"])
+        DiscretizationState.from_history(space, decisions)  # every decision must be legal in order
+        return cls(space, decisions, snapshots, meta, version)
+
+
+def load_history(path: str | os.PathLike) -> History:
+    """Read and validate a decisions.json (or a run folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "decisions.json"
+    if not path.is_file():
+        raise SdasError(f"decision history {str(path)!r} does not exist; a search run writes decisions.json in its folder")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SdasError(f"{str(path)!r} is not a readable JSON file ({err})") from None
+    try:
+        return History.from_dict(doc, where=repr(str(path)))
+    except SdasError as err:
+        msg = str(err)
+        raise SdasError(msg if str(path) in msg else f"{str(path)!r}: {msg}") from None
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    """An undecided edge as the stepper shows it: softmax(α) over the op set and sigmoid(β)."""
+
+    cell_type: str
+    edge: tuple[int, int]
+    weights: tuple[float, ...]
+    beta: float
+
+    def top(self, op_names: Sequence[str], n: int = 2) -> list[tuple[str, float]]:
+        """The ``n`` ops with the largest weights, as (name, weight), best first."""
+        order = sorted(range(len(self.weights)), key=lambda c: (-self.weights[c], c))[:n]
+        return [(op_names[c], self.weights[c]) for c in order]
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """The search at step i: i decisions made, decision i (if any) next.
+
+    Attributes:
+        step: decisions made so far (0..M). iteration: the iteration of the next decision (of the
+            last one once all are made). state: the discretization state. valid_architectures: count.
+        edges: every undecided (and still alive) edge with its softmax(α) row and sigmoid(β).
+        queue: the priority queue now, best first, recomputed from the stored α/β.
+        next_decision: the recorded decision i, or None at the end.
+    """
+
+    step: int
+    iteration: int
+    state: DiscretizationState
+    valid_architectures: int
+    edges: tuple[EdgeView, ...]
+    queue: tuple[Candidate, ...]
+    next_decision: Decision | None
+
+
+def replay(history: History) -> Iterator[ReplayStep]:
+    """Yield the M + 1 steps of a history, from nothing decided to everything decided."""
+    space = history.space
+    state = DiscretizationState(space)
+    n = len(history.decisions)
+    alpha = beta = None
+    for i in range(n + 1):
+        nxt = history.decisions[i] if i < n else None
+        if nxt is not None:
+            alpha, beta = history.arch_at(nxt.iteration)
+        iteration = nxt.iteration if nxt is not None else (history.decisions[-1].iteration if n else 0)
+        if alpha is None:  # an empty history: nothing to show but the start
+            alpha, beta = {}, {}
+        yield ReplayStep(
+            step=i, iteration=iteration, state=state.copy(), valid_architectures=count_valid_architectures(state),
+            edges=_edge_views(state, alpha, beta),
+            queue=tuple(candidates(state, alpha, beta)) if nxt is not None else (),
+            next_decision=nxt,
+        )
+        if nxt is not None:
+            state.apply(nxt)
+
+
+def _edge_views(state: DiscretizationState, alpha: Mapping, beta: Mapping) -> tuple[EdgeView, ...]:
+    space = state.space
+    out = []
+    for ct in space.cell_type_names:
+        if ct not in alpha:
+            continue
+        for e, edge in enumerate(space.edges):
+            if e in state.edge_ops[ct] or not state.edge_alive(ct, e):
+                continue
+            out.append(EdgeView(ct, edge, tuple(softmax(alpha[ct][e])), sigmoid([beta[ct][e]])[0]))
+    return tuple(out)
+
+
+def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
+    """One line for a queue entry: 'reduce edge 0->2: max_pool_3x3 (priority 0.0123)'."""
+    if c.kind == "edge":
+        j, i = space.edges[c.index]
+        op = op_set_info(space.op_set).names[edge_choice(alpha[c.cell_type][c.index])]
+        where = f"edge {j}->{i}: {op}"
+    else:
+        where = f"node {c.index}"
+    prio = "forced" if c.priority == float("inf") else f"priority {c.priority:.4g}"
+    return f"{c.cell_type} {where} ({prio})"
+
+
+__all__ = [
+    "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
+    "replay", "describe_candidate",
+]

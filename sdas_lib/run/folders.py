@@ -1,0 +1,124 @@
+"""A run's folder: started fresh, resumed from its checkpoint, or replaced; nothing else is touched.
+
+:func:`open_run_dir` is called by :meth:`RunLoop.open_run_folder` and uses only the run's public
+methods (``config``, ``write_start_files``, ``load_checkpoint``, ``log``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import SdasError
+from ..files import atomic_write_json
+from .checkpoints import CHECKPOINT, PREVIOUS
+
+# Files a run writes; --force removes exactly these (and this package's temporary files).
+RUN_FILES = (
+    CHECKPOINT, PREVIOUS, "checkpoint.corrupt.pt", "checkpoint.unsafe.pt", "genotype.json", "decisions.json", "metrics.csv",
+    "config.json", "log.txt", "weights.pt", "result.json",
+)
+
+
+def _temporaries(folder: Path) -> list[Path]:
+    """Temporary files this package left behind (a process killed mid-write)."""
+    names = tuple(f".{n}." for n in RUN_FILES)
+    return [p for p in folder.iterdir() if p.name.startswith(names) and p.name.endswith(".tmp")]
+
+
+def prepare_run_dir(out: str | os.PathLike, resume: bool, force: bool) -> Path:
+    """Check that ``out`` may be used: a fresh folder, ``resume`` of a run, or ``force`` to replace.
+
+    A folder holds a run when it is non-empty. Resuming needs a checkpoint in it, except in a run
+    folder of this package killed before its first checkpoint (config.json and no checkpoint):
+    nothing would be lost by starting over, so its run files are removed and the run starts fresh.
+    With ``force``, the files of the earlier run are removed first; other files are left alone.
+    Temporary files of a killed process are removed on resume.
+    """
+    out = Path(out)
+    if resume and force:
+        raise SdasError("--resume and --force contradict each other: --resume continues the run in --out, --force replaces it")
+    if out.exists() and not out.is_dir():
+        raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
+    has_run = out.is_dir() and any(out.iterdir())
+    if resume:
+        if not ((out / CHECKPOINT).is_file() or (out / PREVIOUS).is_file()):
+            if has_run and is_run_folder(out):  # killed before its first checkpoint: nothing to lose
+                remove_run_files(out)
+                return out
+            if has_run:
+                raise SdasError(
+                    f"nothing to resume in {str(out)!r}: it holds no {CHECKPOINT} and no config.json written "
+                    f"by sdas_lib; choose the run's own folder, or another --out without --resume"
+                )
+            what = "does not exist" if not out.exists() else "is empty"
+            raise SdasError(f"nothing to resume in {str(out)!r}: it {what}; start the run without --resume")
+        for tmp in _temporaries(out):
+            tmp.unlink()
+        return out
+    if has_run and not force:
+        raise SdasError(
+            f"{str(out)!r} already holds files; use --resume to continue that run, --force to "
+            f"replace it, or choose another --out"
+        )
+    if has_run and force:
+        remove_run_files(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def remove_run_files(out: str | os.PathLike, remove_folder: bool = False) -> None:
+    """Delete the files a run writes (and its temporaries) from ``out``; never anything else.
+
+    Args:
+        remove_folder: also remove ``out`` itself when it is empty afterwards.
+    """
+    out = Path(out)
+    if not out.is_dir():
+        return
+    for name in RUN_FILES:
+        if (out / name).is_file():
+            (out / name).unlink()
+    for tmp in _temporaries(out):
+        tmp.unlink()
+    if remove_folder and not any(out.iterdir()):
+        out.rmdir()
+
+
+def is_run_folder(out: Path) -> bool:
+    """Whether ``out`` holds a run of this package: a config.json that sdas_lib wrote."""
+    try:
+        config = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "sdas_lib" in config and "preset" in config
+
+
+def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> Path | None:
+    """Prepare ``out_dir`` for ``run`` (a :class:`~sdas_lib.run.loop.RunLoop`): resume or start it.
+
+    A fresh start writes config.json (and what ``run.write_start_files`` adds); if that fails,
+    the files written are removed again (and the folder, if this call created it).
+    """
+    if out_dir is None:
+        if resume:
+            raise SdasError("--resume needs the run folder (--out) of the run to continue")
+        return None
+    existed = Path(out_dir).exists()
+    out = prepare_run_dir(out_dir, resume, force)
+    run.out_dir = out
+    fresh = not resume or not ((out / CHECKPOINT).is_file() or (out / PREVIOUS).is_file())
+    try:
+        if fresh:
+            atomic_write_json(out / "config.json", run.config())
+            run.write_start_files()
+            if resume:
+                run.log(f"no checkpoint in {out} yet (stopped before its first one): starting the run over")
+        else:
+            run.load_checkpoint()
+    except BaseException:
+        if fresh:
+            remove_run_files(out, remove_folder=not existed)
+        raise
+    return out
