@@ -17,10 +17,11 @@ test: setup
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
 
-# Benchmarks that write figures/ (about 20 minutes on 2 cores).
+# Benchmarks that write figures/ (about 35 minutes on 2 cores).
 figures: setup
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
+	.venv/bin/python benchmarks/table2.py
 
 lab: setup
 	.venv/bin/jupyter lab

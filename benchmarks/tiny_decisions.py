@@ -103,7 +103,7 @@ def summarize(everything: list, out: Path) -> None:
             rows += [f"{lr},{seed},{d['step']},{d['kind']},{d['priority']},{d['median_priority']}" for d in h]
         xs, ys = zip(*pts)
         ax.scatter([max(x, 1e-7) for x in xs], [max(y, 1e-7) for y in ys], s=10, alpha=0.6, label=f"α/β lr {lr:g}")
-        acc = statistics.mean(m["test_acc_discrete"] for *_, m in mine)
+        acc = statistics.mean(m["test_acc_discrete_bn_reestimated"] for *_, m in mine)
         stats.append((lr, stable, same, chance))
         print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(ys):>11.4f} "
               f"{statistics.median(xs):>12.4f} {acc:>8.3f}")

@@ -1,6 +1,7 @@
 """Command line: ``python -m sdas_lib {search,count,train,summary} ...`` (``sdas`` when installed).
 
-Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch_lr 0.01``; dashes work too).
+Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch-lr 0.01``; ``--arch_lr`` works
+too); ``search --preset paper --help`` lists them with the paper preset's values as defaults.
 Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
 A search or retraining stopped by Ctrl-C (status 130), a lost machine or a NaN loss continues
 from its last checkpoint when the same command is run again with ``--resume``.
@@ -15,8 +16,21 @@ from typing import Sequence
 from .errors import SdasError
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every spelling of an option, then its value once: ``--arch-lr, --arch_lr FLOAT``."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        value = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {value}"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one ``error: ...`` line (no usage dump) for a wrong command or flag."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message: str):
         message = message.replace("argument COMMAND: invalid choice:", "unknown command")
@@ -42,17 +56,50 @@ def check_device(name: str):
     return device
 
 
-def _add_preset_flags(parser: argparse.ArgumentParser, preset_cls) -> None:
-    from .run.presets import preset_fields
+class _PeekFailed(Exception):
+    pass
 
-    group = parser.add_argument_group("preset overrides (default: the preset's value)")
-    for f in preset_fields(preset_cls):
-        flags = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+
+class _PresetPeek(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _PeekFailed(message)
+
+
+def _chosen_preset(argv: Sequence[str], table: dict):
+    """The preset named by ``--preset`` in a command's arguments (tiny without one), read before the
+    full parse so that ``--help`` can show its values. An unknown name raises SdasError; a malformed
+    command line gives tiny here and its error in the full parse."""
+    from .run.presets import get_preset
+
+    peek = _PresetPeek(add_help=False)
+    peek.add_argument("--preset", default="tiny")
+    try:
+        name = peek.parse_known_args(list(argv))[0].preset
+    except _PeekFailed:
+        name = "tiny"
+    return get_preset(name, table)
+
+
+def _show(value) -> str:
+    """A preset value as typed on the command line (``repr`` keeps 3e-05 readable, strings bare)."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def _add_preset_flags(parser: argparse.ArgumentParser, preset) -> None:
+    """One flag per field of ``preset``'s class: hyphen spelling first (``--arch-lr``, ``--arch_lr`` also
+    works), help = the field's meaning (its dataclass metadata) and ``preset``'s value as the default.
+    The flags' own default is None: only the flags given override the preset (see :func:`_overrides`)."""
+    from .run.presets import field_help, preset_fields
+
+    group = parser.add_argument_group(f"preset overrides (defaults: the values of --preset {preset.name})")
+    for f in preset_fields(type(preset)):
+        flags = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
+        text = f"{field_help(f)} (default: {_show(getattr(preset, f.name))})".replace("%", "%%")
         if f.type in (bool, "bool"):
-            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
             typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
-            group.add_argument(*flags, dest=f.name, type=typ, default=None, metavar=f.name.upper())
+            group.add_argument(*flags, dest=f.name, type=typ, default=None, metavar=typ.__name__.upper(), help=text)
 
 
 def _overrides(args: argparse.Namespace, preset_cls) -> dict:
@@ -61,14 +108,21 @@ def _overrides(args: argparse.Namespace, preset_cls) -> dict:
     return {f.name: getattr(args, f.name) for f in preset_fields(preset_cls) if getattr(args, f.name) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .run.presets import SearchPreset
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line parser. ``argv`` is peeked at for a search or train command's ``--preset``:
+    that preset's values are the documented defaults of its preset flags (tiny's without one).
+    Raises SdasError for an unknown preset."""
+    from .run.presets import SEARCH_PRESETS, TRAIN_PRESETS
+
+    command, rest = (argv[0], argv[1:]) if argv else (None, ())
+    search_preset = _chosen_preset(rest if command == "search" else (), SEARCH_PRESETS)
+    train_preset = _chosen_preset(rest if command == "train" else (), TRAIN_PRESETS)
 
     parser = ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("search", help="run an SDAS (schedule A/B/C) or DAS search")
-    s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits) or paper (CIFAR10)")
+    s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits) or paper (CIFAR10); its values are the defaults below")
     s.add_argument("--schedule", default="A", help="A, B, C (SDAS) or das (all decisions at the end)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="run folder for genotype.json, decisions.json, metrics.csv")
@@ -76,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     s.add_argument("--force", action="store_true", help="replace the run already in --out")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_preset_flags(s, SearchPreset)
+    _add_preset_flags(s, search_preset)
 
     c = sub.add_parser("count", help="number of valid architectures of a search space (Table 1)")
     c.add_argument("--op-set", default="o2d")
@@ -84,24 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--k", type=int, default=2)
     c.add_argument("--history", help="a run's decisions.json: also print the count after each decision")
 
-    _add_train_parser(sub)
+    _add_train_parser(sub, train_preset)
     _add_summary_parser(sub)
     return parser
 
 
-def _add_train_parser(sub) -> None:
-    from .run.presets import TrainPreset
-
+def _add_train_parser(sub, preset) -> None:
     t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1)")
     t.add_argument("--genotype", required=True, help="a genotype.json from a search run, or a reference name (darts_v2)")
-    t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits), paper (CIFAR10, §6.1) or imagenet")
+    t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits), paper (CIFAR10, §6.1) or imagenet; its values are the defaults below")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--force", action="store_true", help="replace the run already in --out")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_preset_flags(t, TrainPreset)
+    _add_preset_flags(t, preset)
 
 
 def _add_summary_parser(sub) -> None:
@@ -211,7 +263,12 @@ COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser(argv)  # reads --preset first: --help shows that preset's values
+    except SdasError as err:  # an unknown preset
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a wrong command or flag (already reported)

@@ -69,7 +69,10 @@ def test_cifar10_reads_the_real_pickle_layout(tiny_cifar10):
     assert d.train.classes == LABEL_NAMES
     assert "cifar10" in d.description and "20 train / 6 test" in d.description
     x, y = d.test[0]
-    assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and 0 <= y < 10
+    with open(tiny_cifar10 / "cifar-10-batches-py" / "test_batch", "rb") as f:
+        labels = pickle.load(f)["labels"]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y == labels[0]
+    assert [d.test[i][1] for i in range(len(d.test))] == labels  # every label, in file order
     # The test transform is deterministic normalization: uint8 pixel p -> (p/255 - mean) / std.
     raw = d.test.data[0]  # (32, 32, 3) uint8
     expect = (torch.tensor(raw).permute(2, 0, 1).float() / 255 - torch.tensor(CIFAR_MEAN)[:, None, None]) / torch.tensor(CIFAR_STD)[:, None, None]
@@ -97,11 +100,11 @@ def test_cifar10_present_folder_is_not_downloaded(tiny_cifar10, monkeypatch):
 
 
 def test_cifar10_offline_without_files_fails_at_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(data_mod, "_reachable", lambda url, timeout=3.0: False)
-    start = time.perf_counter()
+    probed = []
+    monkeypatch.setattr(data_mod, "_reachable", lambda url, timeout=3.0: probed.append(url) or False)
     with pytest.raises(SdasError) as err:
         load_image_data("cifar10", tmp_path / "data")
-    assert time.perf_counter() - start < 5
+    assert probed == [CIFAR10_URL]  # one probe decides "offline"; no download is attempted
     msg = str(err.value)
     folder = str(tmp_path / "data" / "cifar-10-batches-py")
     assert f"CIFAR10 not found in {folder!r}" in msg
@@ -111,10 +114,25 @@ def test_cifar10_offline_without_files_fails_at_once(tmp_path, monkeypatch):
     assert not (tmp_path / "data").exists()  # nothing created
 
 
-def test_cifar10_reachability_probe_answers_quickly():
+def test_cifar10_reachability_probe_answers_quickly(monkeypatch):
+    assert data_mod._reachable("https://host.invalid/x.tar.gz", timeout=1.0) is False  # .invalid never resolves
+    # A resolver or connection that hangs must not hang the probe: it answers False after its timeout.
+    import socket
+    import threading
+
+    release = threading.Event()
+
+    def hangs(address, timeout=None):
+        release.wait(30)
+        raise OSError("released")
+
+    monkeypatch.setattr(socket, "create_connection", hangs)
     start = time.perf_counter()
-    data_mod._reachable("https://host.invalid/x.tar.gz", timeout=1.0)  # .invalid never resolves
-    assert time.perf_counter() - start < 3
+    try:
+        assert data_mod._reachable("https://example.org/x.tar.gz", timeout=0.5) is False
+        assert time.perf_counter() - start < 5  # a probe without its own timeout would wait 30 s
+    finally:
+        release.set()
 
 
 def test_cifar10_corrupt_files_name_the_layout(tiny_cifar10, monkeypatch):
@@ -146,8 +164,117 @@ def test_imagefolder_tree_is_read_with_torchvision(tmp_path):
     x, y = d.test[5]
     assert x.shape == (3, 32, 32) and y == 2
     names = [type(t).__name__ for t in d.train.transform.transforms]
-    assert names == ["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor", "Normalize", "Cutout"]
-    assert "Cutout" not in [type(t).__name__ for t in d.test.transform.transforms]
+    assert names == ["Resize", "RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize", "Cutout"]
+    assert [type(t).__name__ for t in d.test.transform.transforms] == ["Resize", "CenterCrop", "ToTensor", "Normalize"]
+    assert d.train.transform.transforms[0].size == d.test.transform.transforms[0].size == 37  # round(32·256/224)
+
+
+# -- ImageNet augmentation (§5.2): short edge to 256, random 224 crop + flip; test: center crop ------
+
+SQUARE, IMG_W, IMG_H = 30, 400, 300  # checkerboard squares of 30 px on a 400×300 (W×H) image
+
+
+def pattern_image():
+    """Red: a checkerboard of SQUARE-pixel squares (its scale); green: x / (W-1), blue: y / (H-1)
+    (where a crop came from, and whether it was flipped)."""
+    from PIL import Image
+
+    ys, xs = np.mgrid[0:IMG_H, 0:IMG_W]
+    rgb = np.stack([((xs // SQUARE + ys // SQUARE) % 2) * 255, xs * 255 / (IMG_W - 1), ys * 255 / (IMG_H - 1)], -1)
+    return Image.fromarray(rgb.round().astype(np.uint8))
+
+
+def unnormalize(x: torch.Tensor) -> torch.Tensor:
+    from sdas_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    return x * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
+
+
+def square_sizes(red: torch.Tensor) -> np.ndarray:
+    """Per row of ``red`` (H, W) in [0, 1]: the mean distance between black/white transitions
+    (rows on a blurred horizontal border, with no clear black and white, are skipped)."""
+    sizes = []
+    for row in red.numpy():
+        if row.max() - row.min() < 0.6:
+            continue
+        t = np.flatnonzero((row[1:] > 0.5) != (row[:-1] > 0.5))
+        assert len(t) >= 5, "the crop must show several squares"
+        sizes.append((t[-1] - t[0]) / (len(t) - 1))
+    assert len(sizes) > len(red) // 2
+    return np.array(sizes)
+
+
+def describe_crop(x: torch.Tensor) -> dict:
+    """Square size along x and y, the crop's center in input pixels, and whether it was flipped."""
+    rgb = unnormalize(x)
+    green = rgb[1]
+    return {
+        "square_x": square_sizes(rgb[0]), "square_y": square_sizes(rgb[0].T),
+        "center": (round(float(green.mean()) * (IMG_W - 1), 1), round(float(rgb[2].mean()) * (IMG_H - 1), 1)),
+        "flipped": bool(green[:, -1].mean() < green[:, 0].mean()),
+    }
+
+
+def test_imagenet_training_crop_keeps_the_scale_at_a_random_place():
+    """Short edge 300 -> 256 scales the 30-px squares to 25.6 px in both directions, whatever the
+    seed: a plain random crop never rescales. (RandomResizedCrop would give a random scale and
+    aspect ratio: 24.5 × 28.6, 74.5 × 60, ... px for these seeds.)"""
+    from sdas_lib.data.transforms import imagenet_transforms
+
+    tf, img = imagenet_transforms(True, 224), pattern_image()
+    expect = SQUARE * 256 / IMG_H
+    crops = []
+    for seed in range(8):
+        torch.manual_seed(seed)
+        x = tf(img)
+        assert x.shape == (3, 224, 224)
+        crop = describe_crop(x)
+        for axis in ("square_x", "square_y"):
+            assert np.all(np.abs(crop[axis] - expect) <= 1), (seed, axis, crop[axis].min(), crop[axis].max())
+        # The center lies where a 224 crop of the 341×256 resized image can put it (± a pixel).
+        cx, cy = crop["center"]
+        scale = 256 / IMG_H
+        assert 112 / scale - 1 <= cx <= (IMG_W * scale - 112) / scale + 1, (seed, cx)
+        assert 112 / scale - 1 <= cy <= (256 - 112) / scale + 1, (seed, cy)
+        crops.append(crop)
+    assert len({c["center"][0] for c in crops}) >= 6  # the position is random ...
+    assert len({c["center"][1] for c in crops}) >= 3  # ... in both directions
+    flips = [c["flipped"] for c in crops]
+    assert any(flips) and not all(flips)  # and so is the flip
+
+
+def test_imagenet_training_transform_at_another_resolution_and_with_cutout():
+    """resolution 112: short edge round(112·256/224) = 128, so the squares become 30·128/300 = 12.8 px."""
+    from sdas_lib.data.transforms import imagenet_transforms
+
+    tf = imagenet_transforms(True, 112, cutout=16)
+    assert [type(t).__name__ for t in tf.transforms] == ["Resize", "RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize", "Cutout"]
+    assert tf.transforms[0].size == 128 and tf.transforms[-1].size == 16
+    tf_plain = imagenet_transforms(True, 112)
+    assert "Cutout" not in [type(t).__name__ for t in tf_plain.transforms]
+    for seed in range(3):
+        torch.manual_seed(seed)
+        crop = describe_crop(tf_plain(pattern_image()))
+        assert np.all(np.abs(crop["square_x"] - SQUARE * 128 / IMG_H) <= 1)
+        assert np.all(np.abs(crop["square_y"] - SQUARE * 128 / IMG_H) <= 1)
+
+
+def test_imagenet_test_transform_is_a_deterministic_center_crop():
+    from sdas_lib.data.transforms import imagenet_transforms
+
+    tf, img = imagenet_transforms(False, 224), pattern_image()
+    assert [type(t).__name__ for t in tf.transforms] == ["Resize", "CenterCrop", "ToTensor", "Normalize"]
+    outs = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        outs.append(tf(img))
+    assert all(torch.equal(outs[0], o) for o in outs[1:])  # no randomness
+    crop = describe_crop(outs[0])
+    assert outs[0].shape == (3, 224, 224)
+    assert abs(crop["center"][0] - (IMG_W - 1) / 2) <= 1 and abs(crop["center"][1] - (IMG_H - 1) / 2) <= 1
+    assert not crop["flipped"]
+    assert np.all(np.abs(crop["square_x"] - SQUARE * 256 / IMG_H) <= 1)
+    assert np.all(np.abs(crop["square_y"] - SQUARE * 256 / IMG_H) <= 1)
 
 
 def test_imagefolder_missing_split_is_a_clear_error(tmp_path):
@@ -190,9 +317,13 @@ def test_trainer_runs_on_file_backed_cifar10(tiny_cifar10):
         lines = []
         trainer = Trainer(preset, "darts_v2", progress=False, log=lines.append)
         result = trainer.run()
+        again = trainer.evaluate()[1]  # the final network, measured once more
     finally:
         torch.set_num_threads(before)
     assert not trainer.data.in_memory
     assert trainer.data.train.transform.transforms[-1].size == 16
-    assert result.metrics[0]["iteration"] == 4 and 0 <= result.test_acc <= 1
+    assert result.metrics[0]["iteration"] == 4
+    n_test = len(trainer.data.test)  # 6 images: the accuracy is a count over all of them
+    assert n_test == 6 and result.test_acc * n_test == pytest.approx(round(result.test_acc * n_test))
+    assert again == result.test_acc  # the reported accuracy is the final network's
     assert any("cifar10 (torchvision" in line for line in lines)  # the log names the data set

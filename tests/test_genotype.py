@@ -19,8 +19,40 @@ def test_json_round_trip_and_readable_string():
 
 
 def test_reference_genotypes_match_the_published_v2_listing():
-    assert DARTS_V2["reduce"].nodes[1] == (("skip_connect", 2), ("max_pool_3x3", 1))[::-1]
-    assert DARTS_V2.cell_types == ("normal", "reduce")
+    # NOTES.md "Reference facts", node by node, each node's pairs sorted by input index.
+    assert DARTS_V2.op_set == "o2d" and DARTS_V2.cell_types == ("normal", "reduce")
+    assert DARTS_V2["normal"].nodes == (
+        (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)),  # node 2
+        (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)),  # node 3
+        (("skip_connect", 0), ("sep_conv_3x3", 1)),  # node 4
+        (("skip_connect", 0), ("dil_conv_3x3", 2)),  # node 5
+    )
+    assert DARTS_V2["reduce"].nodes == (
+        (("max_pool_3x3", 0), ("max_pool_3x3", 1)),  # node 2
+        (("max_pool_3x3", 1), ("skip_connect", 2)),  # node 3
+        (("max_pool_3x3", 0), ("skip_connect", 2)),  # node 4
+        (("max_pool_3x3", 1), ("skip_connect", 2)),  # node 5
+    )
+    assert DARTS_V2["normal"].concat == DARTS_V2["reduce"].concat == (2, 3, 4, 5)
+    assert resolve_genotype("darts_v2") == DARTS_V2
+
+
+def test_reference_genotypes_match_the_published_v1_listing():
+    # DARTS' genotypes.py (first order), each node's pairs sorted by input index.
+    assert DARTS_V1.op_set == "o2d" and DARTS_V1.cell_types == ("normal", "reduce")
+    assert DARTS_V1["normal"].nodes == (
+        (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)),  # node 2
+        (("skip_connect", 0), ("sep_conv_3x3", 1)),  # node 3
+        (("skip_connect", 0), ("sep_conv_3x3", 1)),  # node 4
+        (("sep_conv_3x3", 0), ("skip_connect", 2)),  # node 5
+    )
+    assert DARTS_V1["reduce"].nodes == (
+        (("max_pool_3x3", 0), ("max_pool_3x3", 1)),  # node 2
+        (("max_pool_3x3", 0), ("skip_connect", 2)),  # node 3
+        (("max_pool_3x3", 0), ("skip_connect", 2)),  # node 4
+        (("avg_pool_3x3", 0), ("skip_connect", 2)),  # node 5
+    )
+    assert DARTS_V1["normal"].concat == DARTS_V1["reduce"].concat == (2, 3, 4, 5)
     assert resolve_genotype("darts_v1") == DARTS_V1 and DARTS_V1 != DARTS_V2
 
 

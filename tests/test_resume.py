@@ -330,3 +330,47 @@ def test_killed_cli_retraining_resumes_to_the_same_weights_and_metrics(train_ref
     assert r.returncode == 0, r.stderr
     assert "resumed at iteration" in r.stdout
     assert_same_training(out, train_reference)
+
+
+@pytest.mark.slow
+def test_cli_search_killed_before_its_first_checkpoint_starts_over_on_resume(search_reference, tmp_path):
+    out = tmp_path / "run"
+    r = cli(SEARCH, out, kill_at="iteration:1")  # the first checkpoint comes at t = 2
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert (out / "config.json").is_file() and not (out / "checkpoint.pt").exists()
+    r = cli([*SEARCH, "--resume"], out)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(f"no checkpoint in {out} yet (stopped before its first one): starting the run over") == 1
+    for f in ("genotype.json", "decisions.json"):
+        assert (out / f).read_bytes() == (search_reference / f).read_bytes(), f
+    assert_same_metrics(out, search_reference)
+
+
+class _Payload:
+    """Unpickling this object would run ``os.system``: what a malicious shared checkpoint does."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_the_previous_one_resumes(micro_preset, tmp_path):
+    out = tmp_path / "run"
+    quiet(micro_preset, out).run()  # a finished run: checkpoint.pt and checkpoint.prev.pt
+    marker = tmp_path / "code-ran"
+    good = safe_load(out / "checkpoint.pt")
+    torch.save({**good, "payload": _Payload(marker)}, out / "checkpoint.pt")  # a planted checkpoint
+    lines = []
+    resumed = Searcher(micro_preset, "B", seed=4, out_dir=out, resume=True, progress=False, log=lines.append)
+    assert not marker.exists()  # nothing ran
+    refusal = [ln for ln in lines if ln.startswith("warning: checkpoint.pt is unsafe:")]
+    assert refusal and refusal[0].endswith("it was not loaded; kept as checkpoint.unsafe.pt; resuming from checkpoint.prev.pt")
+    assert (out / "checkpoint.unsafe.pt").is_file() and resumed.t > 0
+    # With no other checkpoint, the refusal is the error, naming the file as unsafe.
+    (out / "checkpoint.prev.pt").unlink()
+    torch.save({**good, "payload": _Payload(marker)}, out / "checkpoint.pt")
+    with pytest.raises(SdasError, match=r"cannot resume .*: checkpoint.pt is unsafe: reading it would unpickle"):
+        quiet(micro_preset, out, resume=True)
+    assert not marker.exists()

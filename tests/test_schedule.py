@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 
 import pytest
 
@@ -41,3 +42,43 @@ def test_schedule_errors():
         get_schedule("D")
     with pytest.raises(SdasError, match="outside"):
         get_schedule("A")(11, 10, 36)
+
+
+# -- every t against the exact formula (NOTES.md "Scheduled discretization") -----------------------
+
+
+def exact(name, t, T, M):
+    """⌊M_t⌋ written independently of the library: exact rationals, then math.floor."""
+    x = Fraction(t, T)
+    value = {
+        "A": M * x,
+        "B": M * x**4,
+        "C": M * (1 - (1 - x) ** 4),
+        "das": Fraction(M if t == T else 0),
+    }[name]
+    return math.floor(value)
+
+
+@pytest.mark.parametrize("M", [36, 54])
+@pytest.mark.parametrize("T", [88, 1_000, 19_500])
+@pytest.mark.parametrize("name", ["A", "B", "C", "das"])
+def test_schedule_equals_the_exact_formula_at_every_t(name, T, M):
+    f = get_schedule(name)
+    got = [f(t, T, M) for t in range(T + 1)]
+    want = [exact(name, t, T, M) for t in range(T + 1)]
+    bad = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if g != w]
+    assert not bad, f"first mismatches (t, library, exact): {bad[:5]}"
+    # The floor: M_t reaches M first at t = T, so the last decision comes at the last iteration.
+    assert next(t for t, m in enumerate(got) if m >= M) == T
+
+
+def test_float_floor_with_epsilon_ends_schedule_c_early_but_the_library_does_not():
+    """Regression: ⌊M·(1 − (1 − t/T)^4) + 1e-9⌋ in floats reached M before T at the paper's T."""
+    T, M = 19_500, 36
+    lib = schedule_curve("C", T, M)
+    floats = [math.floor(M * (1 - (1 - t / T) ** 4) + 1e-9) for t in range(T + 1)]
+    differ = [t for t in range(T + 1) if floats[t] != lib[t]]
+    assert differ, "the float version was expected to disagree somewhere at T = 19,500"
+    assert next(t for t, m in enumerate(floats) if m >= M) < T  # the old bug: M reached early
+    assert all(lib[t] == exact("C", t, T, M) for t in differ)
+    assert next(t for t, m in enumerate(lib) if m >= M) == T

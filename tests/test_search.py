@@ -8,6 +8,7 @@ import torch
 
 from sdas_lib.core.genotype import Genotype
 from sdas_lib.core.history import load_history
+from sdas_lib.core.schedule import get_schedule
 from sdas_lib.run.search import Searcher
 from sdas_lib.core.space import IMAGE_SPACE
 
@@ -17,8 +18,14 @@ from sdas_lib.core.space import IMAGE_SPACE
 )
 def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset, schedule, tmp_path):
     out = tmp_path / schedule
-    res = Searcher(micro_preset, schedule, seed=0, out_dir=out, progress=False, log=lambda s: None).run()
+    searcher = Searcher(micro_preset, schedule, seed=0, out_dir=out, progress=False, log=lambda s: None)
+    res = searcher.run()
     assert len(res.history) == IMAGE_SPACE.total_decisions == 36
+    # The schedule is followed at every iteration: decisions made by the end of iteration t = M_t.
+    T, M, f = searcher.T, searcher.M, get_schedule(schedule)
+    assert T == micro_preset.epochs * searcher.iters_per_epoch and M == 36
+    made_by = [sum(d.iteration <= t for d in res.history) for t in range(T + 1)]
+    assert made_by == [f(t, T, M) for t in range(T + 1)]
     assert [d.step for d in res.history] == list(range(36))
     assert res.history[-1].valid_architectures == 1
     g = Genotype.load(out / "genotype.json", cell_types=("normal", "reduce"))
@@ -26,7 +33,7 @@ def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset
     hist = load_history(out / "decisions.json")
     rows = hist.decisions
     assert len(rows) == 36 and hist.meta["schedule"] == schedule and "digits" in hist.meta["dataset"]
-    T = hist.T
+    assert hist.T == T
     iters = [d.iteration for d in rows]
     assert iters == sorted(iters) and iters[-1] == T  # the last decision comes at t = T
     if schedule == "das":
@@ -47,6 +54,26 @@ def test_decided_alpha_rows_stay_at_their_decision_values(micro_preset):
         if d.kind == "edge":
             row = s.net.arch.alpha[d.cell_type][IMAGE_SPACE.edges.index(d.edge)]
             torch.testing.assert_close(row.double(), torch.tensor(d.alpha, dtype=torch.float64), rtol=0, atol=1e-7)
+
+
+def test_arch_step_computes_no_weight_gradient_and_w_step_none_for_alpha_beta(micro_preset):
+    s = Searcher(micro_preset, "C", seed=0, out_dir=None, progress=False, log=lambda s: None)
+    xw, yw = s.to_device(*next(iter(s.w_batches.iterate(0))))
+    xa, ya = s.to_device(*next(iter(s.a_batches.iterate(0))))
+    weights, arch = s.net.weights(), list(s.net.arch.parameters())
+    assert len(weights) > 0 and len(arch) == 4
+    assert {id(p) for p in weights}.isdisjoint(id(p) for p in arch)
+    s.w_step(xw, yw)  # leaves weight gradients behind: clear them so that the check can fail
+    for p in weights:
+        p.grad = None
+    assert s.arch_step(xa, ya) is not None
+    assert all(p.grad is None for p in weights), [n for n, p in s.net.named_parameters() if p.grad is not None][:3]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in arch)  # it did compute α/β gradients
+    for p in arch:  # clear them so that the next check can fail
+        p.grad = None
+    s.w_step(xw, yw)
+    assert all(p.grad is None for p in arch)
+    assert all(p.grad is not None for p in weights)  # it did compute the weight gradients
 
 
 def test_same_seed_gives_byte_identical_genotype_and_history(micro_preset, tmp_path):

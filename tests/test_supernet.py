@@ -131,3 +131,142 @@ def test_fully_decided_supernet_equals_the_plain_network_of_its_genotype():
         net.train(mode)
         plain.train(mode)
         torch.testing.assert_close(net(x), plain(x))
+
+
+def randomize_arch(net):
+    alpha, beta = net.arch.as_dicts()
+    with torch.no_grad():
+        for c in alpha:
+            alpha[c].normal_()
+            beta[c].normal_()
+    return alpha, beta
+
+
+def edge_decision(state, cell_type, edge, op):
+    return Decision(state.n_done, 0, cell_type, "edge", edge, edge[1], op, 0.1, None, (), (0.0,))
+
+
+# -- Eq. 4: a decided edge of an undecided node computes sigmoid(β)·o(x) ---------------------------
+
+
+def test_decided_edge_of_an_undecided_node_computes_sigmoid_beta_times_its_op():
+    net = small_net()  # train mode: BatchNorm uses batch statistics, as in the α/β step
+    alpha, beta = randomize_arch(net)
+    e = EDGE[(1, 3)]
+    state = DiscretizationState(IMAGE_SPACE)
+    state.apply(edge_decision(state, "normal", (1, 3), "sep_conv_3x3"))
+    net.sync(state)
+    cell = net.cells[0]
+    edge = cell.edges[str(e)]
+    assert edge.decided and list(edge.ops) == ["sep_conv_3x3"]
+    op = edge.ops["sep_conv_3x3"]
+
+    # The edge module alone, given the coefficient the cell passes (a tensor in the α/β step, a float in the w step).
+    x = torch.randn(2, 4, 16, 16)  # the first cell's per-node width is C2 / 4 = 4
+    sb = torch.sigmoid(beta["normal"][e])
+    with torch.no_grad():
+        ox = op(x)
+        torch.testing.assert_close(edge(x, (sb,), None), sb * ox)
+        torch.testing.assert_close(edge(x, (sb.item(),), None), sb * ox)
+        acc = torch.randn_like(ox)
+        torch.testing.assert_close(edge(x, (sb,), acc), acc + sb * ox)
+
+    # Inside the cell: record what the cell passes to this edge and what its op computes.
+    seen = {}
+    edge.register_forward_hook(lambda m, inp, out: seen.update(coefs=inp[1], acc=inp[2], out=out))
+    op.register_forward_hook(lambda m, inp, out: seen.update(op_out=out))
+    s = net.stem(torch.randn(2, 3, 16, 16)).detach()
+
+    def run_cell():
+        with torch.no_grad():
+            a, b = net.arch_weights(detach=True)["normal"]
+            return cell(s, s, a, b)
+
+    out = run_cell()
+    assert len(seen["coefs"]) == 1  # one coefficient: no softmax(α) mixing any more
+    torch.testing.assert_close(seen["coefs"][0], sb.detach())
+    torch.testing.assert_close(seen["out"] - seen["acc"], sb.detach() * seen["op_out"])
+    op_out = seen["op_out"]
+
+    # Changing this edge's β moves node 3 (the cell's 2nd output slice) by Δsigmoid(β)·o(x) and leaves node 2 alone.
+    with torch.no_grad():
+        beta["normal"][e] += 1.5
+    out2 = run_cell()
+    C = 4
+    torch.testing.assert_close(out2[:, :C], out[:, :C])
+    delta = torch.sigmoid(beta["normal"][e]).detach() - sb.detach()
+    torch.testing.assert_close(out2[:, C : 2 * C] - out[:, C : 2 * C], delta * op_out, atol=1e-5, rtol=1e-4)
+    assert (out2[:, C : 2 * C] - out[:, C : 2 * C]).abs().max() > 1e-3
+
+    # Once node 3 is decided (keeping 1 and 2) it is a plain sum (Eq. 1): β no longer matters.
+    for j in (0, 2):
+        state.apply(edge_decision(state, "normal", (j, 3), "skip_connect"))
+    state.apply(Decision(state.n_done, 0, "normal", "node", None, 3, (1, 2), 0.1, None, (), ()))
+    net.sync(state)
+    before = run_cell()
+    assert seen["coefs"] is None
+    with torch.no_grad():
+        beta["normal"][e] -= 3.0
+        beta["normal"][EDGE[(2, 3)]] += 2.0
+    torch.testing.assert_close(run_cell(), before, rtol=0, atol=0)
+
+
+def test_beta_of_a_decided_edge_keeps_learning_until_its_node_is_decided(micro_preset):
+    """In a real search (schedule C): an edge decided before its node still gets β gradients and moves."""
+    from sdas_lib.run.search import Searcher
+
+    class Recording(Searcher):
+        def arch_step(self, x, y):
+            result = super().arch_step(x, y)
+            beta = self.net.arch.beta
+            self.trace[self.t] = {
+                c: (beta[c].detach().clone(), None if beta[c].grad is None else beta[c].grad.detach().clone()) for c in beta
+            }
+            return result
+
+    s = Recording(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
+    s.trace = {}
+    hist = s.run().history
+    node_at = {(d.cell_type, d.node): d for d in hist if d.kind == "node"}
+    early = [
+        d for d in hist
+        if d.kind == "edge" and node_at[(d.cell_type, d.node)].iteration > d.iteration
+    ]
+    assert early, "expected some edge decided at an earlier iteration than its node"
+    for d in early:
+        e, nd = IMAGE_SPACE.edges.index(d.edge), node_at[(d.cell_type, d.node)]
+        # β steps between the two decisions: iterations d.iteration + 1 .. nd.iteration
+        steps = range(d.iteration + 1, nd.iteration + 1)
+        grads = [s.trace[t][d.cell_type][1] for t in steps]
+        assert all(g is not None and g[e] != 0 for g in grads), (d.describe(), [None if g is None else g[e].item() for g in grads])
+        b_at_node = nd.beta[list(IMAGE_SPACE.incoming(d.node)).index(e)]
+        assert b_at_node != d.beta[0]  # β moved between the edge's decision and its node's
+        assert s.trace[nd.iteration][d.cell_type][0][e].item() == pytest.approx(b_at_node, abs=1e-7)
+        # After the node's decision its β entries are frozen (Eq. 1 has no β).
+        for t in range(nd.iteration + 1, s.T + 1):
+            if t in s.trace:
+                assert s.trace[t][d.cell_type][0][e].item() == pytest.approx(b_at_node, abs=1e-7)
+
+
+# -- the w step's float mixing path equals the α/β step's tensor path -------------------------------
+
+
+@pytest.mark.parametrize("n_decisions", [0, 7, 20, 36])
+def test_float_mixing_path_equals_the_tensor_path(n_decisions):
+    net = small_net()
+    alpha, beta = randomize_arch(net)
+    state = DiscretizationState(IMAGE_SPACE)
+    decide(state, alpha, beta, n_decisions, 0)
+    net.sync(state)
+    if n_decisions == 20:  # a mixed state: relaxed edges, decided edges of open nodes, a decided node
+        assert any(state.node_inputs[c] for c in state.node_inputs)
+        assert any(e not in state.edge_ops[c] for c in state.edge_ops for e in range(IMAGE_SPACE.n_edges))
+    x = torch.randn(4, 3, 16, 16)
+    outs = []
+    for mode in (True, False):  # train mode (batch statistics), then eval mode (running statistics)
+        net.train(mode)
+        with torch.no_grad():
+            tensor_path, float_path = net(x), net(x, detach_arch=True)
+        torch.testing.assert_close(float_path, tensor_path)
+        outs.append(tensor_path)
+    assert not torch.allclose(outs[0], outs[1])  # the two modes really differ

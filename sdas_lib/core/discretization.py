@@ -155,7 +155,7 @@ class Decision:
                 median_priority=None if d.get("median_priority") is None else float(d["median_priority"]),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise SdasError(f"malformed decision history row {dict(d)!r}: {err}") from None
+            raise SdasError(f"malformed decision history row {d!r}: {err}") from None
 
     def describe(self) -> str:
         where = f"edge {self.edge[0]}->{self.edge[1]}" if self.kind == "edge" else f"node {self.node}"

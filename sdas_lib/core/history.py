@@ -18,6 +18,7 @@ their replay says what it lacks.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,9 +97,14 @@ class History:
             raise SdasError(f"{where} is not an sdas decision history (no 'decisions' list)")
         if doc.get("format", FORMAT) != FORMAT:
             raise SdasError(f"{where} has format {doc.get('format')!r}, expected {FORMAT!r}")
-        version = int(doc.get("version", 1))
+        try:
+            version = int(doc.get("version", 1))
+        except (TypeError, ValueError):
+            raise SdasError(f"{where} has format version {doc.get('version')!r}, expected a whole number") from None
         if version > VERSION:
             raise SdasError(f"{where} is format version {version}; this sdas_lib reads up to {VERSION}: upgrade sdas_lib")
+        if version < 1:
+            raise SdasError(f"{where} has format version {version}; versions start at 1")
         meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M")}
         if version == 1:  # op set and cell types only; every version-1 file is an image search
             space = SearchSpace(str(doc.get("op_set", "o2d")), (NORMAL, REDUCE))
@@ -108,14 +114,41 @@ class History:
         else:
             space = SearchSpace.from_dict(doc.get("space"))
             snapshots = {}
-            for snap in doc.get("snapshots", []):
+            raw_snapshots = doc.get("snapshots", [])
+            if not isinstance(raw_snapshots, list):
+                raise SdasError(f"{where} has 'snapshots' of type {type(raw_snapshots).__name__}, expected a list")
+            for snap in raw_snapshots:
                 try:
-                    snapshots[int(snap["iteration"])] = (dict(snap["alpha"]), dict(snap["beta"]))
+                    it, alpha, beta = int(snap["iteration"]), dict(snap["alpha"]), dict(snap["beta"])
                 except (KeyError, TypeError, ValueError) as err:
                     raise SdasError(f"{where} has a malformed α/β snapshot ({type(err).__name__} {err})") from None
-        decisions = tuple(Decision.from_dict(d) for d in doc["decisions"])
+                _check_snapshot(space, it, alpha, beta, where)  # replay indexes them without further checks
+                snapshots[it] = (alpha, beta)
+        rows = doc["decisions"]
+        if not isinstance(rows, list) or not all(isinstance(d, Mapping) for d in rows):
+            raise SdasError(f"{where}: 'decisions' must be a list of objects, one per decision")
+        decisions = tuple(Decision.from_dict(d) for d in rows)
         DiscretizationState.from_history(space, decisions)  # every decision must be legal in order
         return cls(space, decisions, snapshots, meta, version)
+
+
+def _check_snapshot(space: SearchSpace, iteration: int, alpha: dict, beta: dict, where: str) -> None:
+    """α of every cell type must be (E, n_ops) and β (E,), of finite numbers."""
+
+    def numbers(v, n: int) -> bool:
+        return (
+            isinstance(v, (list, tuple)) and len(v) == n
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        )
+
+    E, n_ops = space.n_edges, space.n_ops
+    for ct in space.cell_type_names:
+        a, b = alpha.get(ct), beta.get(ct)
+        if not (isinstance(a, (list, tuple)) and len(a) == E and all(numbers(row, n_ops) for row in a)) or not numbers(b, E):
+            raise SdasError(
+                f"{where} has a malformed α/β snapshot at iteration {iteration}: cell type {ct!r} needs α of "
+                f"{E}x{n_ops} and β of {E} finite numbers"
+            )
 
 
 def load_history(path: str | os.PathLike) -> History:

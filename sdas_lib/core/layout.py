@@ -81,10 +81,10 @@ def cell_plan(
         stride = strides[name]
         if is_reduction(stride):
             C *= 2
-        if C % 2 and (is_reduction(stride) or is_reduction(prev_stride)):
+        if C % 2 and is_reduction(prev_stride):  # (a reduction cell's own width was just doubled)
             raise SdasError(
-                f"per-node width {C} of cell {index} ({name}) must be even where a factorized "
-                f"reduction is used; raise C2"
+                f"per-node width {C} of cell {index} ({name}) must be even: its first input is brought "
+                f"down by a factorized reduction; raise C2"
             )
         C_out = concat[name] * C
         plans.append(CellPlan(index, name, C_pp, C_p, C, C_out, stride, prev_stride))

@@ -105,7 +105,7 @@ def stored_op_set_name(task: str, op_set: str) -> str:
     task, short = str(task).lower(), str(op_set).lower()
     if task not in TASKS:
         raise SdasError(f"unknown task {task!r}; choose one of: {choices(TASKS)}")
-    name = STORED_NAMES.get((task, short), short if (task, short.removeprefix(f"{task}_")) in STORED_NAMES else None)
+    name = STORED_NAMES.get((task, short)) or STORED_NAMES.get((task, short.removeprefix(f"{task}_")))
     if name is None:
         offered = [s for t, s in STORED_NAMES if t == task]
         raise SdasError(f"unknown op set {op_set!r} for --task {task}; choose one of: {choices(offered)}")

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from ..errors import SdasError
 from .base import ImageData
-from .transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout
+from .transforms import imagenet_transforms
 
 
 def load_imagenet_data(root: str | os.PathLike, resolution: int = 224, cutout: int = 0) -> ImageData:
     """An ImageFolder tree ``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (§5.2 transforms).
 
-    Training images: random resized crop, horizontal flip, normalization (then cutout if > 0);
-    test images: resize the short side to resolution·256/224, center crop, normalization.
+    Both splits first resize the short edge to resolution·256/224 (256 for 224), keeping the aspect
+    ratio. Training images: a random resolution×resolution crop of that, a random horizontal flip,
+    normalization (IMAGENET_MEAN/STD), then cutout if ``cutout`` > 0; test images: the center crop
+    and normalization. The crop never rescales (no random-resized crop) and there is no color jitter:
+    see :func:`sdas_lib.data.transforms.imagenet_transforms`.
     """
     import torchvision
-    import torchvision.transforms as T
 
     root = Path(root)
     for split in ("train", "val"):
@@ -26,13 +28,8 @@ def load_imagenet_data(root: str | os.PathLike, resolution: int = 224, cutout: i
                 f"ImageNet folder {str(root / split)!r} is missing. Expected layout: "
                 f"{root}/train/<class>/<image> and {root}/val/<class>/<image>; pass --data-root DIR"
             )
-    norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
-    short = round(resolution * 256 / 224)
-    train_tf = T.Compose(
-        [T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), T.ToTensor(), norm]
-        + ([Cutout(cutout)] if cutout > 0 else [])
-    )
-    test_tf = T.Compose([T.Resize(short), T.CenterCrop(resolution), T.ToTensor(), norm])
+    train_tf = imagenet_transforms(True, resolution, cutout)
+    test_tf = imagenet_transforms(False, resolution)
     try:
         train = torchvision.datasets.ImageFolder(str(root / "train"), transform=train_tf)
         test = torchvision.datasets.ImageFolder(str(root / "val"), transform=test_tf)

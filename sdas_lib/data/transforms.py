@@ -19,6 +19,23 @@ def cifar10_transforms(train: bool, cutout: int = 0):
     return T.Compose(steps)
 
 
+def imagenet_transforms(train: bool, resolution: int = 224, cutout: int = 0):
+    """§5.2 for ImageNet: resize the short edge to resolution·256/224 (256 at 224), keeping the aspect
+    ratio and so the objects' scale; training takes a random resolution×resolution crop of it and a
+    random horizontal flip, testing the center crop; then ToTensor and normalization (IMAGENET_MEAN/STD),
+    and for training cutout if ``cutout`` > 0. No random-resized crop (it rescales), no color jitter.
+    """
+    import torchvision.transforms as T
+
+    short = round(resolution * 256 / 224)
+    steps = [T.Resize(short)]
+    steps += [T.RandomCrop(resolution), T.RandomHorizontalFlip()] if train else [T.CenterCrop(resolution)]
+    steps += [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if train and cutout > 0:
+        steps.append(Cutout(cutout))
+    return T.Compose(steps)
+
+
 class Cutout:
     """Zero a random size×size square of a (C, H, W) tensor (DARTS' cutout; retraining only)."""
 

@@ -1,7 +1,8 @@
 """Presets: plain frozen dataclasses, a tiny CPU one beside the paper's.
 
 Override a field with ``dataclasses.replace(preset, epochs=5)`` or on the CLI (``--epochs 5``).
-There is no global mutable config.
+There is no global mutable config. Each field's meaning is its ``metadata["help"]`` (see
+:func:`field_help`): the one place it is written, shown by ``--help`` beside the field's flag.
 """
 
 from __future__ import annotations
@@ -12,44 +13,56 @@ from dataclasses import dataclass, fields
 from ..errors import SdasError, choices
 
 
+def _field(default, help: str):
+    """A preset field with its default and its meaning (``--help`` shows it for the field's flag)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def field_help(f: dataclasses.Field) -> str:
+    """The meaning of a preset field, from its ``metadata["help"]``."""
+    return f.metadata["help"]
+
+
 @dataclass(frozen=True)
 class SearchPreset:
     """Settings of one architecture search (paper §5.3, §6.1; DARTS for what the paper leaves out)."""
 
-    name: str = "paper"
+    name: str = _field("paper", "the preset's name")
     # -- data
-    dataset: str = "cifar10"          # "digits" (embedded) or "cifar10" (torchvision, data_root)
-    data_root: str = "data"
-    resolution: int = 32              # input H = W
-    train_portion: float = 0.5        # w-train share of the training set; the rest is α/β-val (§5.3)
-    split_seed: int = 0               # fixed: every run sees the same w-train / α/β-val split
+    dataset: str = _field("cifar10", 'data set: "digits" (embedded) or "cifar10" (torchvision, under data_root)')
+    data_root: str = _field("data", "folder of the file-backed data sets")
+    resolution: int = _field(32, "input height = width, in pixels")
+    train_portion: float = _field(0.5, "w-train share of the training set; the rest is α/β-val (§5.3)")
+    split_seed: int = _field(0, "seed of the w-train / α/β-val split, fixed so every run sees the same split")
     # -- search space
-    op_set: str = "o2d"
-    n_nodes: int = 4
-    k: int = 2
+    op_set: str = _field("o2d", "candidate operation set (o2d: the 7 DARTS image ops without none)")
+    n_nodes: int = _field(4, "intermediate nodes per cell")
+    k: int = _field(2, "predecessors each intermediate node keeps")
     # -- search network (Fig. 5a): K normal cells per stage, stem C1, first cell C2
-    K: int = 2
-    C1: int = 48
-    C2: int = 64
+    K: int = _field(2, "normal cells per stage of the search network (Fig. 5a)")
+    C1: int = _field(48, "stem width (channels)")
+    C2: int = _field(64, "first cell's output width (channels)")
     # -- optimization (Algorithm 1, first order)
-    epochs: int = 50
-    batch_size: int = 64
-    w_lr: float = 0.025               # SGD, cosine-annealed per epoch to w_lr_min
-    w_lr_min: float = 0.0
-    w_momentum: float = 0.9
-    w_weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    arch_lr: float = 3e-4             # Adam for α and β
-    arch_beta1: float = 0.5
-    arch_beta2: float = 0.999
-    arch_weight_decay: float = 1e-3
+    epochs: int = _field(50, "search epochs; the decisions are spread over their iterations")
+    batch_size: int = _field(64, "images per batch (w-train and α/β-val batches alike)")
+    w_lr: float = _field(0.025, "SGD learning rate of the weights, cosine-annealed per epoch to w_lr_min")
+    w_lr_min: float = _field(0.0, "final learning rate of the weights' cosine schedule")
+    w_momentum: float = _field(0.9, "SGD momentum of the weights")
+    w_weight_decay: float = _field(3e-4, "SGD weight decay of the weights")
+    grad_clip: float = _field(5.0, "largest gradient norm of the weights (clipped above)")
+    arch_lr: float = _field(3e-4, "Adam learning rate of α and β")
+    arch_beta1: float = _field(0.5, "Adam β1 of α and β")
+    arch_beta2: float = _field(0.999, "Adam β2 of α and β")
+    arch_weight_decay: float = _field(1e-3, "Adam weight decay of α and β")
     # -- evaluation and bookkeeping
-    bn_recalibration_batches: int = 20  # discrete-mode eval re-estimates BN stats on this many w-train batches
-    eval_every: int = 1               # epochs between relaxed/discrete test evaluations
-    checkpoint_every: int = 200       # iterations between checkpoints (also at every epoch end)
-    channels_last: bool = True        # NHWC memory format: much faster small convs with oneDNN on CPU
-    num_workers: int = 4              # DataLoader workers for file-backed data sets
-    threads: int = 0                  # torch CPU threads; 0 keeps torch's default
+    bn_recalibration_batches: int = _field(
+        20, "w-train batches that re-estimate BatchNorm statistics for a discrete-mode evaluation"
+    )
+    eval_every: int = _field(1, "epochs between relaxed/discrete test evaluations")
+    checkpoint_every: int = _field(200, "iterations between checkpoints (also at every epoch end)")
+    channels_last: bool = _field(True, "NHWC memory format: much faster small convs with oneDNN on CPU")
+    num_workers: int = _field(4, "DataLoader workers for file-backed data sets")
+    threads: int = _field(0, "torch CPU threads; 0 keeps torch's default")
 
 
 # The tiny preset: CPU, minutes, embedded digits at 16×16; T = 8 epochs × 11 = 88 iterations.
@@ -158,7 +171,7 @@ def preset_fields(preset_cls) -> list[dataclasses.Field]:
 
 __all__ = [
     "SearchPreset", "TINY", "PAPER", "SEARCH_PRESETS", "get_preset", "override",
-    "check_search_preset", "check_op_set", "preset_fields",
+    "check_search_preset", "check_op_set", "preset_fields", "field_help",
 ]
 
 
@@ -170,39 +183,39 @@ __all__ = [
 class TrainPreset:
     """Settings of one retraining run (§5.2, §6.1, ImageNet mobile §6.2; DARTS for the rest)."""
 
-    name: str = "paper"
+    name: str = _field("paper", "the preset's name")
     # -- data
-    dataset: str = "cifar10"          # "digits" (embedded), "cifar10" or "imagenet" (data_root)
-    data_root: str = "data"
-    resolution: int = 32              # input H = W
+    dataset: str = _field("cifar10", 'data set: "digits" (embedded), "cifar10" or "imagenet" (under data_root)')
+    data_root: str = _field("data", "folder of the file-backed data sets")
+    resolution: int = _field(32, "input height = width, in pixels")
     # -- evaluation network (sdas_lib.evalnet.NETWORKS): K normal cells per stage, stem C1, first cell C2
-    network: str = "cifar"
-    op_set: str = "o2d"               # the genotype must use this op set (a 2D one for the image networks)
-    K: int = 6
-    C1: int = 108
-    C2: int = 144
+    network: str = _field("cifar", "evaluation network structure: cifar or imagenet")
+    op_set: str = _field("o2d", "op set the genotype must use (a 2D one for the image networks)")
+    K: int = _field(6, "normal cells per stage of the evaluation network")
+    C1: int = _field(108, "stem width (channels)")
+    C2: int = _field(144, "first cell's output width (channels)")
     # -- optimization
-    epochs: int = 600
-    batch_size: int = 96
-    lr: float = 0.025                 # SGD; per epoch: cosine to lr_min, or × lr_gamma (exponential)
-    lr_schedule: str = "cosine"       # "cosine" or "exponential"
-    lr_min: float = 0.0
-    lr_gamma: float = 0.97            # exponential decay per epoch (ImageNet)
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    label_smoothing: float = 0.0      # 0.1 for ImageNet
+    epochs: int = _field(600, "training epochs")
+    batch_size: int = _field(96, "training images per batch")
+    lr: float = _field(0.025, "SGD learning rate; per epoch: cosine to lr_min, or × lr_gamma (exponential)")
+    lr_schedule: str = _field("cosine", '"cosine" or "exponential"')
+    lr_min: float = _field(0.0, "final learning rate of the cosine schedule")
+    lr_gamma: float = _field(0.97, "exponential decay of the learning rate per epoch (ImageNet)")
+    momentum: float = _field(0.9, "SGD momentum")
+    weight_decay: float = _field(3e-4, "SGD weight decay")
+    grad_clip: float = _field(5.0, "largest gradient norm (clipped above)")
+    label_smoothing: float = _field(0.0, "label smoothing of the training loss (0.1 for ImageNet)")
     # -- regularization (retraining only)
-    cutout: int = 16                  # side of the zeroed square; 0 = off
-    drop_path: float = 0.2            # final drop path probability, ramped linearly from 0 over epochs
-    auxiliary_weight: float = 0.4     # weight of the auxiliary tower's loss; 0 = no auxiliary head
+    cutout: int = _field(16, "side of the square cutout zeroes in each training image; 0 = off")
+    drop_path: float = _field(0.2, "final drop path probability, ramped linearly from 0 over the epochs")
+    auxiliary_weight: float = _field(0.4, "weight of the auxiliary tower's loss; 0 = no auxiliary head")
     # -- evaluation and bookkeeping
-    eval_every: int = 1               # epochs between test evaluations (always after the last)
-    eval_batch_size: int = 256
-    checkpoint_every: int = 200       # iterations between checkpoints (also at every epoch end)
-    channels_last: bool = True        # NHWC memory format: faster small convs with oneDNN on CPU
-    num_workers: int = 4              # DataLoader workers for file-backed data sets
-    threads: int = 0                  # torch CPU threads; 0 keeps torch's default
+    eval_every: int = _field(1, "epochs between test evaluations (always after the last)")
+    eval_batch_size: int = _field(256, "test images per batch")
+    checkpoint_every: int = _field(200, "iterations between checkpoints (also at every epoch end)")
+    channels_last: bool = _field(True, "NHWC memory format: faster small convs with oneDNN on CPU")
+    num_workers: int = _field(4, "DataLoader workers for file-backed data sets")
+    threads: int = _field(0, "torch CPU threads; 0 keeps torch's default")
 
 
 # tiny: CPU, under a minute, embedded digits at 16×16 (DARTS_V2 reaches about 98% test accuracy).
