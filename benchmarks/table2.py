@@ -60,13 +60,15 @@ def main() -> None:
     args = ap.parse_args()
     jobs = [(s, seed) for s in SCHEDULES for seed in args.seeds]
     jobs.sort(key=lambda j: SCHEDULES.index(j[0]))  # DAS first: the longest runs start first
-    with mp.get_context("spawn").Pool(args.jobs) as pool:
-        rows = []
-        for row in pool.imap_unordered(one_search, jobs):
-            rows.append(row)
-            print(f"{row['schedule']:>3} seed {row['seed']}: relaxed {row['test_acc_relaxed']:.3f} discrete "
-                  f"{row['test_acc_discrete']:.3f} BN re-estimated {row['test_acc_discrete_bn_reestimated']:.3f} "
-                  f"({row['seconds']:.0f}s)", flush=True)
+    pool = mp.get_context("spawn").Pool(args.jobs)
+    rows = []
+    for row in pool.imap_unordered(one_search, jobs):
+        rows.append(row)
+        print(f"{row['schedule']:>3} seed {row['seed']}: relaxed {row['test_acc_relaxed']:.3f} discrete "
+              f"{row['test_acc_discrete']:.3f} BN re-estimated {row['test_acc_discrete_bn_reestimated']:.3f} "
+              f"({row['seconds']:.0f}s)", flush=True)
+    pool.close()
+    pool.join()
     rows.sort(key=lambda r: (SCHEDULES.index(r["schedule"]), r["seed"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ def test_end_to_end_search_is_fully_discretized_with_M_history_rows(micro_preset
     assert "digits" in (out / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_decided_alpha_rows_stay_at_their_decision_values(micro_preset):
     s = Searcher(micro_preset, "A", seed=1, progress=False, log=lambda s: None)
     s.run()
@@ -76,6 +77,7 @@ def test_arch_step_computes_no_weight_gradient_and_w_step_none_for_alpha_beta(mi
     assert all(p.grad is not None for p in weights)  # it did compute the weight gradients
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_genotype_and_history(micro_preset, tmp_path):
     for name in ("r1", "r2"):
         Searcher(micro_preset, "C", seed=3, out_dir=tmp_path / name, progress=False, log=lambda s: None).run()
@@ -83,6 +85,7 @@ def test_same_seed_gives_byte_identical_genotype_and_history(micro_preset, tmp_p
         assert (tmp_path / "r1" / f).read_bytes() == (tmp_path / "r2" / f).read_bytes()
 
 
+@pytest.mark.slow
 def test_arch_step_has_nothing_to_do_once_all_is_decided(micro_preset):
     s = Searcher(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
     s.run()

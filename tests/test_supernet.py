@@ -211,6 +211,7 @@ def test_decided_edge_of_an_undecided_node_computes_sigmoid_beta_times_its_op():
     torch.testing.assert_close(run_cell(), before, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_beta_of_a_decided_edge_keeps_learning_until_its_node_is_decided(micro_preset):
     """In a real search (schedule C): an edge decided before its node still gets β gradients and moves."""
     from sdas_lib.run.search import Searcher

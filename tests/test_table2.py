@@ -3,6 +3,7 @@ BatchNorm statistics) and discrete with BN re-estimated, measured before the epo
 
 import math
 
+import pytest
 import torch
 
 from sdas_lib.nets.supernet import SearchEdge
@@ -30,6 +31,7 @@ class Recording(Searcher):
             self.mixed_calls.append((self.t, net is self.net, calls[0]))
 
 
+@pytest.mark.slow
 def test_das_relaxed_accuracy_at_T_is_measured_on_the_fully_mixed_supernet(micro_preset):
     s = Recording(micro_preset, "das", seed=0, progress=False, log=lambda line: None)
     result = s.run()
@@ -44,6 +46,7 @@ def test_das_relaxed_accuracy_at_T_is_measured_on_the_fully_mixed_supernet(micro
     assert s.state.complete and row["decisions"] == 36
 
 
+@pytest.mark.slow
 def test_discrete_network_keeps_the_search_weights_and_batchnorm_statistics(micro_preset):
     s = Searcher(micro_preset, "C", seed=1, progress=False, log=lambda line: None)
     s.run()

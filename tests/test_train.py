@@ -112,6 +112,7 @@ def test_run_writes_metrics_weights_result_and_genotype(tmp_path, digits):
     assert Genotype.load(out / "genotype.json") == DARTS_V2
 
 
+@pytest.mark.slow
 def test_exponential_schedule_and_label_smoothing(digits):
     p = mini(lr_schedule="exponential", lr=0.1, lr_gamma=0.5, label_smoothing=0.1, epochs=2)
     t = Trainer(p, DARTS_V2, progress=False, log=lambda s: None, data=digits)
@@ -159,6 +160,7 @@ def test_resume_continues_with_exactly_the_same_batches(tmp_path, digits):
     assert done.run().test_acc == full.test_acc
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_config_and_force_replaces(tmp_path, digits):
     out = tmp_path / "run"
     Trainer(mini(epochs=1), "darts_v2", out_dir=out, progress=False, log=lambda s: None, data=digits).run()

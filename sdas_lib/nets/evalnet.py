@@ -13,7 +13,7 @@ sizes (tests/test_evalnet.py pins them):
 
 Both carry an auxiliary classifier on the output of the second reduction cell (2/3 of the depth;
 §6.1 "auxiliary towers"), used only in training, and apply drop path ("path dropout") to the
-non-identity inputs of every node. The search network (:mod:`sdas_lib.supernet`) is a separate
+non-identity inputs of every node. The search network (:mod:`sdas_lib.nets.supernet`) is a separate
 class; the two share only the op registry (:mod:`sdas_lib.ops`) and the channel bookkeeping
 (:func:`~sdas_lib.core.layout.cell_plan`, :func:`~sdas_lib.nets.stacking.preprocess`).
 
@@ -57,7 +57,7 @@ class EvalCell(nn.Module):
     the same for images and video; only the preprocessing modules and the op set differ.
 
     Args:
-        genotype: this cell type's :class:`~sdas_lib.genotype.CellGenotype`.
+        genotype: this cell type's :class:`~sdas_lib.core.genotype.CellGenotype`.
         op_set: name of the op set the genotype uses.
         C: per-node width.
         stride: the cell type's stride, applied on edges that read input nodes 0 and 1.

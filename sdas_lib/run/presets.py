@@ -188,7 +188,7 @@ class TrainPreset:
     dataset: str = _field("cifar10", 'data set: "digits" (embedded), "cifar10" or "imagenet" (under data_root)')
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
-    # -- evaluation network (sdas_lib.evalnet.NETWORKS): K normal cells per stage, stem C1, first cell C2
+    # -- evaluation network (sdas_lib.nets.evalnet.NETWORKS): K normal cells per stage, stem C1, first cell C2
     network: str = _field("cifar", "evaluation network structure: cifar or imagenet")
     op_set: str = _field("o2d", "op set the genotype must use (a 2D one for the image networks)")
     K: int = _field(6, "normal cells per stage of the evaluation network")

@@ -3,7 +3,7 @@
 One loop for every image network (and, later, video): SGD with momentum, a cosine or an
 exponential learning rate per epoch, gradient clipping, cutout, drop path ramped linearly from 0
 to ``drop_path`` over the epochs, the auxiliary tower's loss weighted by ``auxiliary_weight``,
-optional label smoothing. It mirrors :mod:`sdas_lib.search`: deterministic, resumable batches
+optional label smoothing. It mirrors :mod:`sdas_lib.run.search`: deterministic, resumable batches
 (:class:`~sdas_lib.data.EpochBatches`) and atomic checkpoints holding the weights, the optimizer,
 the lr schedule position, the batch position and the random state (drop path, cutout), so a run
 killed at any moment and resumed ends with the same weights and metrics as one never interrupted.
@@ -59,7 +59,7 @@ class Trainer(RunLoop):
     """Retrain ``genotype`` from scratch with ``preset``; :meth:`run` executes (or resumes) it.
 
     Args:
-        preset: a :class:`~sdas_lib.presets.TrainPreset` (``TRAIN_TINY``, ``TRAIN_PAPER``, ...).
+        preset: a :class:`~sdas_lib.run.presets.TrainPreset` (``TRAIN_TINY``, ``TRAIN_PAPER``, ...).
         genotype: a :class:`Genotype`, a reference name (``"darts_v2"``) or a genotype.json path.
         seed: seeds weight init, data order, cutout and drop path.
         device: where to compute (``"cpu"``, ``"cuda"``); nothing is hard-coded.
