@@ -299,14 +299,14 @@ def main() -> None:
     m["fixed_w"] = max(m["decided"] - _held_cost(decided_state, m, meta, 0), 0.0)
 
     das = runs["das"]["wall"]
-    das_its = sum(sec for *_, sec in runs["das"]["iterations"])
+    das_its = sum(sec for _, _, sec, _ in runs["das"]["iterations"])
     rows = []
     print(f"\npreset tiny ({preset.epochs} epochs, T={runs['das']['T']}), seed {args.seed}, threads {args.threads or 'default'}")
     print(f"{'schedule':>8} {'wall s':>7} {'ratio':>6} {'its':>6} {'ideal':>6} {'vs ideal':>8} {'target':>6} {'paper':>6} {'peak MB':>7} {'acc (BN)':>8}")
     for sch in SCHEDULES:
         r = runs[sch]
         ratio = r["wall"] / das
-        its_ratio = sum(sec for *_, sec in r["iterations"]) / das_its
+        its_ratio = sum(sec for _, _, sec, _ in r["iterations"]) / das_its
         ideal = ideal_ratio(r, m, meta)
         rows.append({
             "schedule": sch, "wall_s": round(r["wall"], 2), "ratio_to_das": round(ratio, 4),
@@ -354,7 +354,7 @@ def main() -> None:
     for sch in SCHEDULES:
         its = runs[sch]["iterations"]
         by_n = {}
-        for _, n, sec in its:
+        for _, n, sec, _ in its:
             by_n.setdefault(n, []).append(sec)
         ns = sorted(by_n)
         a1.plot(ns, [statistics.median(by_n[n]) for n in ns], "o-", ms=3, label=sch)

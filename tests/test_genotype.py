@@ -98,3 +98,28 @@ def test_duplicate_input_bad_json_and_missing_file(tmp_path):
 def test_save_and_load(tmp_path):
     DARTS_V1.save(tmp_path / "g.json")
     assert Genotype.load(tmp_path / "g.json", cell_types=("normal", "reduce")) == DARTS_V1
+
+
+def test_darts_form_is_what_the_darts_code_reads():
+    from collections import namedtuple
+
+    DartsGenotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")  # DARTS' genotypes.py
+    # DARTS_V2 exactly as published in DARTS' genotypes.py.
+    published = DartsGenotype(
+        normal=[("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 1),
+                ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+        normal_concat=[2, 3, 4, 5],
+        reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1), ("max_pool_3x3", 0),
+                ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+        reduce_concat=[2, 3, 4, 5],
+    )
+    text = DARTS_V2.to_darts()
+    assert text.startswith("Genotype(normal=[(") and "normal_concat=[2, 3, 4, 5]" in text
+    ours = eval(text, {"__builtins__": {}, "Genotype": DartsGenotype})  # how DARTS' train.py reads it
+    for cell in ("normal", "reduce"):
+        mine, theirs = getattr(ours, cell), getattr(published, cell)
+        # DARTS reads the list two by two: node n has inputs 2n and 2n+1 (their order within a node is free).
+        assert [set(mine[i:i + 2]) for i in range(0, 8, 2)] == [set(theirs[i:i + 2]) for i in range(0, 8, 2)]
+        assert list(getattr(ours, f"{cell}_concat")) == list(getattr(published, f"{cell}_concat"))
+    with pytest.raises(SdasError, match="only image genotypes"):
+        Genotype.from_cells("o2d", {"normal": DARTS_V2["normal"].nodes}).to_darts()

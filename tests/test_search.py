@@ -110,3 +110,19 @@ def test_cli_search_and_count(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "1,037,664,180" in r.stdout and "1,076,746,950,455,072,400" in r.stdout
     assert r.stdout.rstrip().endswith(" 1")  # one valid architecture after the last decision
+
+
+@pytest.mark.slow
+def test_iteration_times_are_written_with_the_load_and_survive_a_resume(micro_preset, tmp_path):
+    out = tmp_path / "run"
+    s = Searcher(micro_preset, "C", seed=0, out_dir=out, progress=False, log=lambda s: None)
+    s.run()
+    lines = (out / "iterations.csv").read_text().splitlines()
+    assert lines[0].startswith("# cpu_count=") and lines[1] == "iteration,decisions_before,seconds,load_average"
+    rows = [line.split(",") for line in lines[2:]]
+    assert [int(r[0]) for r in rows] == list(range(1, s.T + 1))
+    made_by = {t: sum(d.iteration < t for d in s.state.history) for t in range(1, s.T + 1)}
+    assert [int(r[1]) for r in rows] == [made_by[t] for t in range(1, s.T + 1)]  # decisions before iteration t
+    assert all(float(r[2]) > 0 for r in rows)
+    resumed = Searcher(micro_preset, "C", seed=0, out_dir=out, resume=True, progress=False, log=lambda s: None)
+    assert [row[:2] for row in resumed.iteration_seconds] == [(t, made_by[t]) for t in range(1, s.T + 1)]

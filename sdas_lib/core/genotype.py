@@ -167,6 +167,26 @@ class Genotype:
             },
         }
 
+    def to_darts(self) -> str:
+        """The genotype in the DARTS reference code's form, to train a cell found here with that code:
+        ``Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[...])``.
+
+        Only image genotypes fit it (cell types ``normal`` and ``reduce``, op set ``o2d``, whose names
+        are DARTS' own, and 2 inputs per node: DARTS reads the flat list two by two).
+        """
+        if self.op_set != "o2d" or self.cell_types != ("normal", "reduce"):
+            raise SdasError(
+                f"only image genotypes (op set 'o2d', cells 'normal' and 'reduce') have a DARTS form; this one "
+                f"has op set {self.op_set!r} and cells {choices(self.cell_types)}"
+            )
+        if any(len(node) != 2 for _, cell in self.cells for node in cell.nodes):
+            raise SdasError("DARTS' genotype reads two inputs per node; this genotype has nodes with another number")
+        parts = []
+        for name, cell in self.cells:
+            pairs = ", ".join(f"({op!r}, {j})" for node in cell.nodes for op, j in node)
+            parts += [f"{name}=[{pairs}]", f"{name}_concat={list(cell.concat)}"]
+        return f"Genotype({', '.join(parts)})"
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 

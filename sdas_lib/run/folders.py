@@ -16,7 +16,7 @@ from .checkpoints import CHECKPOINT, PREVIOUS
 
 # Files a run writes; --force removes exactly these (and this package's temporary files).
 RUN_FILES = (
-    CHECKPOINT, PREVIOUS, "checkpoint.corrupt.pt", "checkpoint.unsafe.pt", "genotype.json", "decisions.json", "metrics.csv",
+    CHECKPOINT, PREVIOUS, "checkpoint.corrupt.pt", "checkpoint.unsafe.pt", "genotype.json", "decisions.json", "metrics.csv", "iterations.csv",
     "config.json", "log.txt", "weights.pt", "result.json",
 )
 

@@ -46,7 +46,7 @@ from ..core.layout import image_layout
 from ..core.schedule import get_schedule
 from ..core.space import NORMAL, REDUCE, SearchSpace
 from ..data import EpochBatches, ImageData, iterate_dataset, load_image_data, split_indices
-from ..files import atomic_write_json
+from ..files import atomic_write_json, atomic_write_text
 from ..nets.supernet import SearchNetwork, prune_optimizer
 from .faults import kill_point
 from .loop import RunLoop
@@ -66,6 +66,14 @@ class SearchResult:
     dataset: str
     seconds: float
     out_dir: Path | None
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (NaN where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
 
 
 def image_space(preset: SearchPreset) -> SearchSpace:
@@ -132,9 +140,9 @@ class Searcher(RunLoop):
         self.arch_snapshot = self.net.arch.snapshot()
         self.arch_before_decisions: list[dict] = []  # α/β at each iteration that made decisions
         self.evaluation: dict[str, float] | None = None  # this epoch's Table 2 accuracies, once measured
-        # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions);
-        # for benchmarks/search_cost.py, not checkpointed.
-        self.iteration_seconds: list[tuple[int, int, float]] = []
+        # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions, the
+        # 1-minute load average then): the per-iteration cost behind the speedup, in iterations.csv.
+        self.iteration_seconds: list[tuple[int, int, float, float]] = []
 
     def _make_w_opt(self) -> torch.optim.Optimizer:
         p = self.preset
@@ -222,7 +230,7 @@ class Searcher(RunLoop):
             self.log("  decision " + d.describe())
         if made:
             kill_point("decision", self.state.n_done)
-        self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick))
+        self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick, load_average()))
         return {"loss": f"{loss:.3f}", "decided": f"{self.state.n_done}/{self.M}"}
 
     # -- evaluation (Table 2) ----------------------------------------------------------------------
@@ -325,10 +333,20 @@ class Searcher(RunLoop):
         if self.out_dir is None:
             return
         self.write_metrics()
+        self.write_iteration_times()
         atomic_write_json(self.out_dir / "decisions.json", self.history_document())
         genotype.save(self.out_dir / "genotype.json")
         self.save_checkpoint()
         self.log(f"wrote {self.out_dir}/genotype.json, decisions.json, metrics.csv")
+
+    def write_iteration_times(self) -> None:
+        """iterations.csv: each iteration's cost (w step + α/β step + decisions, evaluation excluded)
+        with the decisions made before it, and the machine's 1-minute load average at that moment:
+        a load above the cores (``os.cpu_count()``, in the header comment) means the run shared the CPU."""
+        lines = [f"# cpu_count={os.cpu_count()} threads={torch.get_num_threads()}",
+                 "iteration,decisions_before,seconds,load_average"]
+        lines += [f"{t},{n},{sec:.6f},{load:.2f}" for t, n, sec, load in self.iteration_seconds]
+        atomic_write_text(self.out_dir / "iterations.csv", "\n".join(lines) + "\n")
 
     def result(self) -> SearchResult:
         return SearchResult(self.state.genotype(), list(self.state.history), list(self.metrics), self.data.description, self.elapsed, self.out_dir)
@@ -340,6 +358,7 @@ class Searcher(RunLoop):
             "w_sched": self.w_sched.state_dict(), "history": [d.to_dict() for d in self.state.history],
             "arch_snapshot": self.arch_snapshot, "arch_before_decisions": self.arch_before_decisions,
             "evaluation": self.evaluation,  # measured in the epoch's last iteration, logged at its close
+            "iteration_seconds": [list(row) for row in self.iteration_seconds],
         }
 
     def load_model_state(self, ckpt: dict) -> None:
@@ -354,6 +373,7 @@ class Searcher(RunLoop):
         self.arch_snapshot = ckpt["arch_snapshot"]
         self.arch_before_decisions = ckpt["arch_before_decisions"]
         self.evaluation = ckpt["evaluation"]
+        self.iteration_seconds = [tuple(row) for row in ckpt["iteration_seconds"]]
 
 
 def run_search(preset: SearchPreset, schedule: str = "A", seed: int = 0, **kwargs) -> SearchResult:
