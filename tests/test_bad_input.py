@@ -85,8 +85,8 @@ def test_unknown_flag(fails, search):
 
 
 def test_unknown_preset(fails, search, train):
-    fails([*search, "--preset", "huge"], "unknown preset 'huge'; choose one of: 'tiny', 'paper'$")
-    fails([*train, "--preset", "huge"], "unknown preset 'huge'; choose one of: 'tiny', 'paper', 'imagenet'$")
+    fails([*search, "--preset", "huge"], "unknown preset 'huge'; choose one of: 'tiny', 'paper', 'micro'$")
+    fails([*train, "--preset", "huge"], "unknown preset 'huge'; choose one of: 'tiny', 'paper', 'imagenet', 'micro'$")
 
 
 def test_unknown_schedule(fails, search):

@@ -115,4 +115,4 @@ def test_help_of_an_unknown_preset_is_one_error_line(capsys):
     assert main(["search", "--preset", "huge", "--help"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "error: unknown preset 'huge'; choose one of: 'tiny', 'paper'\n"
+    assert captured.err == "error: unknown preset 'huge'; choose one of: 'tiny', 'paper', 'micro'\n"

@@ -12,7 +12,7 @@ import pytest
 
 from sdas_lib.cli import main
 from sdas_lib.core.discretization import DiscretizationState, make_decision, softmax
-from sdas_lib.core.history import History, load_history, replay
+from sdas_lib.core.history import History, counts_at, load_history, replay
 from sdas_lib.core.space import IMAGE_SPACE, SearchSpace
 from sdas_lib.errors import SdasError
 from sdas_lib.run.presets import TINY
@@ -298,3 +298,18 @@ def test_count_of_a_broken_history_is_one_error_line(tmp_path, capsys):
     assert main(["count", "--history", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no 'decisions' list" in err and len(err.strip().splitlines()) == 1
+
+
+def test_counts_at_fractions_of_T_follow_the_decisions_made_by_then(history):
+    from sdas_lib.core.counting import count_cell_architectures
+    from sdas_lib.core.paper import TABLE1_SDAS_A
+
+    rows = counts_at(history, sorted(TABLE1_SDAS_A))
+    assert rows[0] == {"t/T": 0.0, "t": 0, "decisions": 0, "valid_architectures": ONE_CELL**2}
+    assert rows[-1]["t"] == history.T and rows[-1]["valid_architectures"] == 1 and rows[-1]["decisions"] == 36
+    for row in rows:
+        made = [d for d in history.decisions if d.iteration <= row["t"]]
+        assert row["decisions"] == len(made)
+        assert row["valid_architectures"] == (made[-1].valid_architectures if made else ONE_CELL**2)
+    normal = counts_at(history, [0.0, 1.0], cell_type="normal")
+    assert [r["valid_architectures"] for r in normal] == [ONE_CELL, 1]

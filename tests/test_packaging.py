@@ -26,6 +26,8 @@ ALLOWED = {
     "nets": {"core", "ops", "nets"},
     "data": {"core", "data"},
     "run": {"core", "ops", "nets", "data", "run"},
+    "viz": {"core", "viz"},
+    "widgets": {"core", "viz", "widgets"},
 }
 GROUND = {"errors", "files", "__version__"}  # __version__: the package root's attribute
 

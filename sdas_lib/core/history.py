@@ -241,6 +241,27 @@ def _edge_views(state: DiscretizationState, alpha: Mapping, beta: Mapping) -> tu
     return tuple(out)
 
 
+def counts_at(history: History, fractions: Sequence[float], cell_type: str | None = None) -> list[dict]:
+    """The valid-architecture count at each t/T in ``fractions`` (Table 1; Fig. 7 with ``cell_type``).
+
+    At t = ⌊f·T⌋ the decisions made so far are those with iteration <= t. Returns rows with
+    ``t/T``, ``t``, ``decisions`` and ``valid_architectures`` (exact integers; of one cell type if given).
+    """
+    from fractions import Fraction
+
+    from .counting import count_cell_architectures
+
+    if not history.T:
+        raise SdasError("the history does not record T; it cannot be read against t/T")
+    rows = []
+    for f in fractions:
+        t = int(Fraction(str(f)) * history.T)  # floor of an exact product
+        state = DiscretizationState.from_history(history.space, [d for d in history.decisions if d.iteration <= t])
+        count = count_valid_architectures(state) if cell_type is None else count_cell_architectures(state, cell_type)
+        rows.append({"t/T": f, "t": t, "decisions": state.n_done, "valid_architectures": count})
+    return rows
+
+
 def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
     """One line for a queue entry: 'reduce edge 0->2: max_pool_3x3 (priority 0.0123)'."""
     if c.kind == "edge":
@@ -255,5 +276,5 @@ def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
 
 __all__ = [
     "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
-    "replay", "describe_candidate",
+    "replay", "describe_candidate", "counts_at",
 ]

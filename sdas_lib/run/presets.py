@@ -98,7 +98,14 @@ TINY = SearchPreset(
 
 PAPER = SearchPreset()
 
-SEARCH_PRESETS: dict[str, SearchPreset] = {"tiny": TINY, "paper": PAPER}
+# micro: seconds, for tests and the notebooks' smoke runs: the tiny preset's code paths with 8×8
+# digits, narrow cells and one epoch of 7 iterations. Nothing it finds means anything.
+MICRO = dataclasses.replace(
+    TINY, name="micro", resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2,
+    checkpoint_every=3,
+)
+
+SEARCH_PRESETS: dict[str, SearchPreset] = {"tiny": TINY, "paper": PAPER, "micro": MICRO}
 
 
 def get_preset(name: str, table: dict | None = None):
@@ -170,7 +177,7 @@ def preset_fields(preset_cls) -> list[dataclasses.Field]:
 
 
 __all__ = [
-    "SearchPreset", "TINY", "PAPER", "SEARCH_PRESETS", "get_preset", "override",
+    "SearchPreset", "TINY", "PAPER", "MICRO", "SEARCH_PRESETS", "get_preset", "override",
     "check_search_preset", "check_op_set", "preset_fields", "field_help",
 ]
 
@@ -264,7 +271,12 @@ TRAIN_IMAGENET = TrainPreset(
     checkpoint_every=500,
 )
 
-TRAIN_PRESETS: dict[str, TrainPreset] = {"tiny": TRAIN_TINY, "paper": TRAIN_PAPER, "imagenet": TRAIN_IMAGENET}
+# micro: seconds, for tests and the notebooks' smoke runs (one epoch of 11 iterations, narrow cells).
+TRAIN_MICRO = dataclasses.replace(TRAIN_TINY, name="micro", C1=8, C2=16, epochs=1, batch_size=128)
+
+TRAIN_PRESETS: dict[str, TrainPreset] = {
+    "tiny": TRAIN_TINY, "paper": TRAIN_PAPER, "imagenet": TRAIN_IMAGENET, "micro": TRAIN_MICRO,
+}
 LR_SCHEDULES = ("cosine", "exponential")
 
 
@@ -303,4 +315,4 @@ def check_train_preset(p: TrainPreset, n_nodes: int = 4) -> None:
         raise SdasError("--checkpoint_every and --eval_every must be >= 1")
 
 
-__all__ += ["TrainPreset", "TRAIN_TINY", "TRAIN_PAPER", "TRAIN_IMAGENET", "TRAIN_PRESETS", "check_train_preset"]
+__all__ += ["TrainPreset", "TRAIN_TINY", "TRAIN_PAPER", "TRAIN_IMAGENET", "TRAIN_MICRO", "TRAIN_PRESETS", "check_train_preset"]

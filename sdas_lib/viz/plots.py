@@ -1,0 +1,192 @@
+"""Figures of a search: schedules (Fig. 4), valid architectures left, α/β heatmaps, accuracies.
+
+Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot, so
+it works under any backend (Agg included) and never opens a window. A notebook shows the returned
+figure; pass ``path`` to also write it to a file (the only I/O here).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from typing import Any, Mapping, Sequence
+
+from matplotlib.figure import Figure
+
+from ..core.discretization import sigmoid, softmax
+from ..core.history import History
+from ..core.opsets import op_set_info
+from ..core.schedule import schedule_curve
+from ..core.space import SearchSpace
+from .dags import _cell_rows, node_name
+
+TABLE2_COLUMNS = {
+    "test_acc_relaxed": "relaxed",
+    "test_acc_discrete": "discrete (paper: same BN statistics)",
+    "test_acc_discrete_bn_reestimated": "discrete, BN re-estimated",
+}
+
+
+def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def _number(v: Any) -> float:
+    """A metrics.csv cell as a float: numbers pass, strings are parsed, '' and None are NaN."""
+    if v is None or v == "":
+        return math.nan
+    return float(v)
+
+
+def schedule_label(name: str) -> str:
+    """'A' -> 'SDAS-A', 'das' -> 'DAS'."""
+    return "DAS" if str(name).lower() == "das" else f"SDAS-{name}"
+
+
+def plot_schedules(
+    T: int, M: int, names: Sequence[str] = ("A", "B", "C"), *, path: str | os.PathLike | None = None
+) -> Figure:
+    """Fig. 4: decisions made so far, M_t, against t/T for each schedule, as a step plot.
+
+    Args:
+        T: iterations of the search. M: decisions in all (36 for the image space). names: schedules.
+    """
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    x = [t / T for t in range(T + 1)]
+    for name in names:
+        ax.step(x, schedule_curve(name, T, M), where="post", label=name)
+    ax.set(xlabel="t / T", ylabel="decisions made, $M_t$", title=f"Schedules (T={T}, M={M})", xlim=(0, 1), ylim=(0, M * 1.03))
+    ax.legend(title="schedule")
+    return _finish(fig, path)
+
+
+def plot_counts(history: History, *, path: str | os.PathLike | None = None) -> Figure:
+    """Valid architectures left after each decision against t/T (log scale): one point per decision.
+
+    Args:
+        history: a loaded decision history (its recorded counts are plotted as they are).
+    """
+    T = history.T
+    fig = Figure(figsize=(5.5, 3.5))
+    ax = fig.add_subplot()
+    x = [d.iteration / T if T else d.iteration for d in history.decisions]
+    y = [d.valid_architectures for d in history.decisions]
+    schedule = history.meta.get("schedule")
+    ax.plot(x, y, "o-", drawstyle="steps-post", markersize=4, label=schedule_label(schedule) if schedule else "run")
+    ax.set_yscale("log")
+    ax.set(xlabel="t / T" if T else "iteration", ylabel="valid architectures left", title="Valid architectures after each decision")
+    ax.legend()
+    return _finish(fig, path)
+
+
+def plot_alpha_heatmap(
+    alpha, beta, space: SearchSpace, cell_type: str, *, path: str | os.PathLike | None = None
+) -> Figure:
+    """softmax(α) of one cell type, one row per edge and one column per op, with sigmoid(β) as a last column.
+
+    Args:
+        alpha: ``{cell_type: (E, n_ops)}`` or this cell type's (E, n_ops); beta: ``{cell_type: (E,)}`` or (E,).
+        space: the search space. cell_type: which cell type.
+    """
+    space.cell_type(cell_type)
+    names = list(op_set_info(space.op_set).names) + ["sigmoid(β)"]
+    a, b = _cell_rows(alpha, cell_type), _cell_rows(beta, cell_type)
+    rows = [softmax(a[e]) + sigmoid([b[e]]) for e in range(space.n_edges)]  # (E, n_ops + 1)
+    fig = Figure(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.38 * len(rows)))
+    ax = fig.add_subplot()
+    im = ax.imshow(rows, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=40, ha="right")
+    ax.set_yticks(
+        range(len(rows)), [f"{node_name(j, space.n_inputs)} → {node_name(i, space.n_inputs)}" for j, i in space.edges]
+    )
+    ax.axvline(len(names) - 1.5, color="white", linewidth=2)  # the β column is not part of the softmax
+    for e, row in enumerate(rows):
+        for c, v in enumerate(row):
+            ax.text(c, e, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if v > 0.6 else "white")
+    ax.set_title(f"{cell_type} cell: softmax(α) per edge, and sigmoid(β)")
+    fig.colorbar(im, ax=ax)
+    return _finish(fig, path)
+
+
+def plot_accuracy_curves(
+    metrics_rows: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Accuracies per epoch from metrics.csv rows (dicts, e.g. from ``csv.DictReader``): epoch on x.
+
+    Args:
+        metrics_rows: one dict per epoch with an ``epoch`` key; values may be strings as csv reads them.
+        keys: the columns to draw (default: every column whose name has ``acc`` in it). Empty or NaN
+            cells (epochs not evaluated) are left out of their line.
+    """
+    rows = list(metrics_rows)
+    if keys is None:
+        keys = [k for k in (rows[0] if rows else {}) if "acc" in k]
+    fig = Figure(figsize=(6, 3.8))
+    ax = fig.add_subplot()
+    for key in keys:
+        pts = [(_number(r["epoch"]), _number(r.get(key))) for r in rows]
+        pts = [(x, y) for x, y in pts if not math.isnan(y)]
+        ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", markersize=3, label=key)
+    ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy per epoch")
+    ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_relaxed_vs_discrete(
+    rows: Sequence[Mapping[str, Any]], *, path: str | os.PathLike | None = None
+) -> Figure:
+    """Table 2: per schedule, mean ± std over rows (seeds) of the relaxed, discrete and BN re-estimated
+    test accuracies, as grouped bars (as benchmarks/table2.py draws them).
+
+    Args:
+        rows: dicts with ``schedule``, ``test_acc_relaxed``, ``test_acc_discrete`` and
+            ``test_acc_discrete_bn_reestimated`` (e.g. table2_discretization_gap.csv); schedules keep
+            the order in which they first appear.
+    """
+    schedules = list(dict.fromkeys(str(r["schedule"]) for r in rows))
+    fig = Figure(figsize=(8, 3.8))
+    ax = fig.add_subplot()
+    width = 0.8 / len(TABLE2_COLUMNS)
+    for k, (col, label) in enumerate(TABLE2_COLUMNS.items()):
+        values = [[_number(r[col]) for r in rows if str(r["schedule"]) == s] for s in schedules]
+        means = [statistics.mean(v) for v in values]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+        xs = [i + (k - (len(TABLE2_COLUMNS) - 1) / 2) * width for i in range(len(schedules))]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, label=label)
+    ax.set_xticks(range(len(schedules)), [schedule_label(s) for s in schedules])
+    ax.set(ylabel="test accuracy with search weights", ylim=(0, 1.05), title="Relaxed vs discrete (Table 2)")
+    ax.legend(fontsize=8, loc="lower right")
+    return _finish(fig, path)
+
+
+def plot_accuracy_vs_params(
+    rows: Sequence[Mapping[str, Any]], *, x: str = "params", y: str = "test_acc", label: str = "name",
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Test accuracy against parameters (in millions), one labelled point per row (e.g. Tables 4, 5).
+
+    Args:
+        rows: dicts with a parameter count ``x``, an accuracy ``y`` and a name ``label``
+            (a retrain's result.json has ``params`` and ``test_acc``).
+    """
+    xs = [_number(r[x]) / 1e6 for r in rows]
+    ys = [_number(r[y]) for r in rows]
+    fig = Figure(figsize=(5.5, 3.8))
+    ax = fig.add_subplot()
+    ax.scatter(xs, ys)
+    for r, px, py in zip(rows, xs, ys):
+        ax.annotate(str(r[label]), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set(xlabel="parameters (millions)", ylabel=y, title="Accuracy against size")
+    return _finish(fig, path)
+
+
+__all__ = [
+    "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
+    "plot_accuracy_vs_params", "schedule_label",
+]

@@ -1,0 +1,172 @@
+"""The discretization stepper over a saved history: moving the slider shows exactly what the history
+says at that step (DAGs, count, queue), and the Play button drives the slider."""
+
+import html
+import json
+import random
+import re
+import shutil
+
+import ipywidgets as widgets
+import pytest
+
+from sdas_lib.core.discretization import DiscretizationState, decide
+from sdas_lib.core.history import arch_snapshot, history_document, load_history
+from sdas_lib.core.schedule import schedule_a
+from sdas_lib.core.space import IMAGE_SPACE
+from sdas_lib.widgets import Stepper, show_stepper
+
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing (apt-get install graphviz)")
+
+ONE_CELL = 1_037_664_180  # Table 1
+T = 12
+_EDGE = re.compile(r'^\s*("[^"]*"|\S+) -> ("[^"]*"|\S+)\s*\[(.*)\]\s*$')
+_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _unquote(s):
+    return s[1:-1] if s.startswith('"') else s
+
+
+def dot_edges(source):
+    """{(tail, head): attributes} of the op edges of a DOT source (the concatenation into c_{k} left out)."""
+    out = {}
+    for line in source.splitlines():
+        m = _EDGE.match(line)
+        if m and _unquote(m[2]) != "c_{k}":
+            out[(_unquote(m[1]), _unquote(m[2]))] = {k: _unquote(v) for k, v in _ATTR.findall(m[3])}
+    return out
+
+
+def name(node):
+    return {0: "c_{k-2}", 1: "c_{k-1}"}.get(node, str(node - 2))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run folder whose decisions.json is made as the search loop makes it (decide() at schedule A after
+    each α/β step, a snapshot before each iteration's decisions), with random-walk α/β instead of a network."""
+    sp = IMAGE_SPACE
+    rng = random.Random(1)
+    alpha = {ct: [[0.0] * sp.n_ops for _ in sp.edges] for ct in sp.cell_type_names}
+    beta = {ct: [0.0] * sp.n_edges for ct in sp.cell_type_names}
+    state, snapshots = DiscretizationState(sp), []
+    for t in range(1, T + 1):
+        for ct in sp.cell_type_names:
+            alpha[ct] = [[v + rng.gauss(0, 0.3) for v in row] for row in alpha[ct]]
+            beta[ct] = [v + rng.gauss(0, 0.3) for v in beta[ct]]
+        n = schedule_a(t, T, sp.total_decisions) - state.n_done
+        if n:
+            snapshots.append(arch_snapshot(t, alpha, beta))
+            decide(state, alpha, beta, n, t)
+    out = tmp_path_factory.mktemp("stepper") / "run"
+    out.mkdir()
+    doc = history_document(sp, state.history, snapshots, schedule="A", seed=1, preset="hand", dataset="none", T=T)
+    (out / "decisions.json").write_text(json.dumps(doc))
+    return out
+
+
+@pytest.fixture(scope="module")
+def history(run_dir):
+    return load_history(run_dir)
+
+
+@pytest.fixture(scope="module")
+def stepper(run_dir):
+    return Stepper(run_dir)  # from the run folder, as a notebook would
+
+
+def expected_edges(history, i, cell_type):
+    """{(tail, head): (style, op or None)} worked out from the first i decisions alone."""
+    done = history.decisions[:i]
+    ops = {d.edge: d.choice for d in done if d.kind == "edge" and d.cell_type == cell_type}
+    kept = {d.node: d.choice for d in done if d.kind == "node" and d.cell_type == cell_type}
+    out = {}
+    for j, n in history.space.edges:
+        if n in kept and j not in kept[n]:
+            continue  # dropped by its node's decision
+        out[(name(j), name(n))] = ("solid", ops[(j, n)]) if (j, n) in ops else ("dashed", None)
+    return out
+
+
+def test_slider_shows_the_history_at_every_visited_step(stepper, history):
+    M = len(history.decisions)
+    assert M == 36
+    sources = {}
+    for i in [0, 1, 2, 5, 17, 35, 36, 3]:
+        stepper.slider.value = i
+        # The count: the full space at step 0, then the one recorded with decision i - 1.
+        count = ONE_CELL**2 if i == 0 else history.decisions[i - 1].valid_architectures
+        assert stepper.count_text.startswith(f"{count:,} (") and f"{float(count):.4e}" in stepper.count_text
+        # The queue: its first line is decision i, about to be made.
+        if i < M:
+            d = history.decisions[i]
+            first = stepper.queue_lines[0]
+            if d.kind == "edge":
+                assert first.startswith(f"{d.cell_type} edge {d.edge[0]}->{d.edge[1]}: {d.choice} ("), (i, first)
+            else:
+                assert first.startswith(f"{d.cell_type} node {d.node} ("), (i, first)
+            assert 1 <= len(stepper.queue_lines) <= 5
+        else:
+            assert stepper.queue_lines == []
+        # The DAGs: decided edges solid with their op, undecided dashed, dropped ones absent.
+        assert set(stepper.dot_sources) == {"normal", "reduce"}
+        for ct, src in stepper.dot_sources.items():
+            drawn = dot_edges(src)
+            want = expected_edges(history, i, ct)
+            assert set(drawn) == set(want), (i, ct)
+            for key, (style, op) in want.items():
+                assert drawn[key]["style"] == style, (i, ct, key)
+                if op is not None:
+                    assert drawn[key]["label"].split("\\n")[0] == op, (i, ct, key)
+        # The page shows all of it: two inline SVGs, the count, the queue, t/T.
+        page = html.unescape(stepper.view.value)
+        assert page.count("<svg") == 2 and stepper.count_text in page
+        assert all(line in page for line in stepper.queue_lines)
+        if i < M:
+            t = history.decisions[i].iteration
+            assert f"iteration {t} of T = {T} (t/T = {t / T:.3f})" in page
+        sources[i] = dict(stepper.dot_sources)
+    # The decision made between steps i and i + 1 changes its own cell type's DAG there.
+    d = history.decisions[1]
+    assert sources[2][d.cell_type] != sources[1][d.cell_type]
+    assert sources[36] != sources[0]
+
+
+def test_the_decision_just_made_appears_solid_in_its_cell(stepper, history):
+    for i, d in enumerate(history.decisions[:8], start=1):
+        stepper.slider.value = i
+        if d.kind == "edge":
+            drawn = dot_edges(stepper.dot_sources[d.cell_type])[(name(d.edge[0]), name(d.edge[1]))]
+            assert drawn["style"] == "solid" and drawn["label"].split("\\n")[0] == d.choice
+
+
+def test_steps_are_rendered_once_and_then_come_from_the_cache(stepper, monkeypatch):
+    stepper.slider.value = 4
+    page4, src4 = stepper.view.value, stepper.dot_sources
+    stepper.slider.value = 5
+
+    def no_rendering(step):
+        raise AssertionError(f"step {step.step} rendered again")
+
+    monkeypatch.setattr(stepper, "_render", no_rendering)
+    stepper.slider.value = 4
+    assert stepper.view.value == page4 and stepper.dot_sources == src4
+
+
+def test_play_runs_over_all_steps_and_is_linked_to_the_slider(stepper, history):
+    M = len(history.decisions)
+    assert (stepper.play.min, stepper.play.max) == (stepper.slider.min, stepper.slider.max) == (0, M)
+    link = stepper.link
+    # A jslink (a LinkModel in the browser): the browser moves the slider as Play ticks.
+    assert isinstance(link, widgets.widget_link.Link) and link._model_name == "LinkModel"
+    assert link.source == (stepper.play, "value") and link.target == (stepper.slider, "value")
+
+
+def test_show_stepper_gives_one_box_with_the_controls_and_the_view(history):
+    box = show_stepper(history)
+    assert isinstance(box, widgets.VBox)
+    controls, view = box.children
+    play, slider = controls.children
+    assert isinstance(play, widgets.Play) and isinstance(slider, widgets.IntSlider) and isinstance(view, widgets.HTML)
+    assert slider.max == 36 and "<svg" in view.value
