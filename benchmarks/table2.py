@@ -7,8 +7,8 @@ at once), the last epoch's accuracies measured by the search itself (sdas_lib.ru
 - ``test_acc_discrete``: the derived genotype on the same weights and BN statistics (the paper's);
 - ``test_acc_discrete_bn_reestimated``: the same with BN statistics re-estimated on w-train batches.
 
-Writes figures/table2_discretization_gap.csv (one row per search) and
-figures/table2_discretization_gap.png, and prints mean ± std per schedule.
+Writes figures/table2_benchmark.csv (one row per search) and
+figures/table2_benchmark.png, and prints mean ± std per schedule.
 
     .venv/bin/python benchmarks/table2.py                        # tiny preset, seeds 0 1 2, 2 processes
     .venv/bin/python benchmarks/table2.py --seeds 0 1 2 3 --jobs 2
@@ -72,7 +72,7 @@ def main() -> None:
     rows.sort(key=lambda r: (SCHEDULES.index(r["schedule"]), r["seed"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "table2_discretization_gap.csv", "w", newline="") as f:
+    with open(out / "table2_benchmark.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -104,8 +104,8 @@ def main() -> None:
            title=f"Table 2 at the tiny scale ({rows[0]['dataset']}, {len(args.seeds)} seeds)")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "table2_discretization_gap.png", dpi=110)
-    print(f"wrote {out / 'table2_discretization_gap.csv'} and {out / 'table2_discretization_gap.png'}")
+    fig.savefig(out / "table2_benchmark.png", dpi=110)
+    print(f"wrote {out / 'table2_benchmark.csv'} and {out / 'table2_benchmark.png'}")
 
 
 if __name__ == "__main__":

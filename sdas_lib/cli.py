@@ -1,4 +1,4 @@
-"""Command line: ``python -m sdas_lib {search,count,train,summary} ...`` (``sdas`` when installed).
+"""Command line: ``python -m sdas_lib {search,count,train,summary,sweep} ...`` (``sdas`` when installed).
 
 Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch-lr 0.01``; ``--arch_lr`` works
 too); ``search --preset paper --help`` lists them with the paper preset's values as defaults.
@@ -140,6 +140,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     _add_train_parser(sub, train_preset)
     _add_summary_parser(sub)
+    _add_sweep_parser(sub)
     return parser
 
 
@@ -165,6 +166,74 @@ def _add_summary_parser(sub) -> None:
     m.add_argument("--C2", type=int, help="first cell's output width (default: the network's paper value)")
     m.add_argument("--num-classes", "--num_classes", dest="num_classes", type=int, help="default: 10 cifar, 1000 imagenet")
     m.add_argument("--resolution", type=int, help="input H = W (default: 32 cifar, 224 imagenet)")
+
+
+def _add_sweep_parser(sub) -> None:
+    from .run.presets import SEARCH_PRESETS, TRAIN_PRESETS
+
+    w = sub.add_parser(
+        "sweep", help="a grid of searches (schedules x seeds), optionally retrained, in parallel worker processes",
+        description="Search every schedule with every seed, each run in its own process on one torch thread; "
+        "complete run folders are skipped, interrupted ones resumed. Prints one row per run.",
+    )
+    w.add_argument("--schedules", nargs="+", default=["das", "A", "B", "C"], metavar="NAME", help="A, B, C, das (default: all four)")
+    w.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED", help="seeds of every schedule (default: 0)")
+    w.add_argument("--out", required=True, help="sweep folder: runs go to search-<schedule>-s<seed>, retrain-<schedule>-s<seed>")
+    w.add_argument("--preset", default="tiny", help=f"search preset: {', '.join(SEARCH_PRESETS)}")
+    w.add_argument("--retrain", action="store_true", help="retrain each found genotype from scratch (same seed)")
+    w.add_argument("--train-preset", "--train_preset", dest="train_preset", default="tiny", help=f"retraining preset: {', '.join(TRAIN_PRESETS)}")
+    w.add_argument("--jobs", type=int, default=None, help="worker processes at once (default: the number of CPUs)")
+    w.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", dest="sets",
+        help="replace a search preset field (repeatable): --set epochs=2 --set C2=32",
+    )
+    w.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _parse_sets(items: Sequence[str]) -> dict:
+    """``["epochs=2", "arch-lr=0.01"]`` -> ``{"epochs": 2, "arch_lr": 0.01}``, typed as the search preset's fields."""
+    from .errors import choices
+    from .run.presets import SearchPreset, preset_fields
+
+    known = {f.name: f for f in preset_fields(SearchPreset)}
+    out = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not eq or not name:
+            raise SdasError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set epochs=2")
+        if name not in known:
+            raise SdasError(f"--set {item}: unknown search preset field {name!r}; fields are: {choices(known)}")
+        kind = str(known[name].type)
+        try:
+            if kind == "bool":
+                value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[text.lower()]
+            else:
+                value = {"int": int, "float": float}.get(kind, str)(text)
+        except (KeyError, ValueError):
+            what = {"bool": "true or false", "int": "an integer", "float": "a number"}[kind]
+            raise SdasError(f"--set {item}: {name} must be {what}, got {text!r}") from None
+        out[name] = value
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .run.sweep import sweep
+
+    try:
+        table = sweep(
+            args.schedules, args.seeds, args.out, preset=args.preset, retrain=args.retrain,
+            train_preset=args.train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets),
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print("interrupted; every run folder is kept: run the same sweep again to resume", file=sys.stderr)
+        return 130
+    print(table.to_string(index=False))
+    failed = table["status"] == "failed"
+    if "retrain_status" in table:
+        failed |= table["retrain_status"] == "failed"
+    return 1 if failed.any() else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -259,7 +328,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary}
+COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary, "sweep": cmd_sweep}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

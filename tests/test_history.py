@@ -12,7 +12,7 @@ import pytest
 
 from sdas_lib.cli import main
 from sdas_lib.core.discretization import DiscretizationState, make_decision, softmax
-from sdas_lib.core.history import History, counts_at, load_history, replay
+from sdas_lib.core.history import History, counts_at, load_history, mixed_edge_fraction, replay
 from sdas_lib.core.space import IMAGE_SPACE, SearchSpace
 from sdas_lib.errors import SdasError
 from sdas_lib.run.presets import TINY
@@ -313,3 +313,12 @@ def test_counts_at_fractions_of_T_follow_the_decisions_made_by_then(history):
         assert row["valid_architectures"] == (made[-1].valid_architectures if made else ONE_CELL**2)
     normal = counts_at(history, [0.0, 1.0], cell_type="normal")
     assert [r["valid_architectures"] for r in normal] == [ONE_CELL, 1]
+
+
+def test_mixed_edge_fraction_counts_the_edges_undecided_during_each_iteration(history):
+    fractions = mixed_edge_fraction(history)
+    assert len(fractions) == history.T and fractions[0] == 1.0  # nothing is decided before iteration 1
+    for t, f in enumerate(fractions, start=1):
+        decided = sum(d.kind == "edge" and d.iteration < t for d in history.decisions)
+        assert f == (28 - decided) / 28
+    assert all(a >= b for a, b in zip(fractions, fractions[1:]))

@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -126,3 +127,7 @@ def test_iteration_times_are_written_with_the_load_and_survive_a_resume(micro_pr
     assert all(float(r[2]) > 0 for r in rows)
     resumed = Searcher(micro_preset, "C", seed=0, out_dir=out, resume=True, progress=False, log=lambda s: None)
     assert [row[:2] for row in resumed.iteration_seconds] == [(t, made_by[t]) for t in range(1, s.T + 1)]
+    from sdas_lib.run.search import read_iteration_times
+
+    read, cpus = read_iteration_times(out)
+    assert cpus == os.cpu_count() and [r["iteration"] for r in read] == list(range(1, s.T + 1))

@@ -262,6 +262,21 @@ def counts_at(history: History, fractions: Sequence[float], cell_type: str | Non
     return rows
 
 
+def mixed_edge_fraction(history: History) -> list[float]:
+    """For each iteration t = 1..T, the fraction of all edges (every cell type) still mixing all ops
+    during t: the cost model behind the speedup, since a decided edge computes only its op."""
+    if not history.T:
+        raise SdasError("the history does not record T")
+    total = history.space.n_edges * len(history.space.cell_type_names)
+    edge_iterations = sorted(d.iteration for d in history.decisions if d.kind == "edge")
+    out, k = [], 0
+    for t in range(1, history.T + 1):
+        while k < len(edge_iterations) and edge_iterations[k] < t:  # decided after an earlier iteration
+            k += 1
+        out.append((total - k) / total)
+    return out
+
+
 def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
     """One line for a queue entry: 'reduce edge 0->2: max_pool_3x3 (priority 0.0123)'."""
     if c.kind == "edge":
@@ -276,5 +291,5 @@ def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
 
 __all__ = [
     "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
-    "replay", "describe_candidate", "counts_at",
+    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction",
 ]

@@ -46,6 +46,7 @@ from ..core.layout import image_layout
 from ..core.schedule import get_schedule
 from ..core.space import NORMAL, REDUCE, SearchSpace
 from ..data import EpochBatches, ImageData, iterate_dataset, load_image_data, split_indices
+from ..errors import SdasError
 from ..files import atomic_write_json, atomic_write_text
 from ..nets.supernet import SearchNetwork, prune_optimizer
 from .faults import kill_point
@@ -376,9 +377,25 @@ class Searcher(RunLoop):
         self.iteration_seconds = [tuple(row) for row in ckpt["iteration_seconds"]]
 
 
+def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | None]:
+    """A run folder's iterations.csv as rows of numbers, and the machine's core count it recorded."""
+    import csv
+
+    path = Path(folder) / "iterations.csv"
+    if not path.is_file():
+        raise SdasError(f"{str(path)!r} does not exist; a search run writes it when it finishes")
+    lines = path.read_text().splitlines()
+    cpus = None
+    if lines and lines[0].startswith("#"):
+        cpus = int(dict(kv.split("=") for kv in lines[0][1:].split())["cpu_count"])
+        lines = lines[1:]
+    rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+    return rows, cpus
+
+
 def run_search(preset: SearchPreset, schedule: str = "A", seed: int = 0, **kwargs) -> SearchResult:
     """Convenience: ``Searcher(preset, schedule, seed, **kwargs).run()``."""
     return Searcher(preset, schedule, seed, **kwargs).run()
 
 
-__all__ = ["Searcher", "SearchResult", "run_search", "image_space", "METRIC_FIELDS"]
+__all__ = ["Searcher", "SearchResult", "run_search", "image_space", "read_iteration_times", "METRIC_FIELDS"]

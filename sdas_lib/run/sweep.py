@@ -1,0 +1,597 @@
+"""Sweeps: a grid of searches (schedules × seeds), optionally retrained, in parallel worker processes.
+
+Each (schedule, seed) is one job. ``jobs`` worker processes (``spawn``) take the jobs one after
+another, longest schedule first (das, B, A, C) so that the last to finish are short ones, and each
+computes on one torch thread: one small search does not scale across threads, and several searches
+share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
+``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed).
+
+Every run folder is handled like this, so the same sweep can be run again after any interruption:
+
+- absent or empty: the run starts fresh (status ``done``);
+- holding a complete run (its checkpoint says finished, made with these settings): nothing is
+  read but its outputs and no file is rewritten (status ``skipped``); with other settings it is
+  left alone and reported as ``failed``;
+- anything else: the run is resumed from its checkpoint, or started over if it was killed before
+  its first one (status ``resumed``); a folder that holds no run of this package is refused.
+
+A run that raises, or a worker that dies (killed, out of memory), gives a ``failed`` row naming its
+run folder and the error; the other runs go on. Ctrl-C terminates the workers; every folder stays
+resumable (checkpoints are written atomically), and the same sweep continues them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import multiprocessing as mp
+import multiprocessing.connection
+import numbers
+import os
+import signal
+import sys
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from ..core.genotype import Genotype
+from ..core.schedule import get_schedule
+from ..errors import SdasError
+from .faults import KILL_ENV
+from .presets import (
+    SEARCH_PRESETS, TRAIN_PRESETS, SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset,
+    override,
+)
+
+# Longest first: measured on the tiny preset, DAS 145 s, SDAS-B 121 s, SDAS-A 79 s, SDAS-C 37 s (README).
+LONGEST_FIRST = ("das", "B", "A", "C")
+STATUSES = ("done", "resumed", "skipped", "failed")
+SEARCH_COLUMNS = (
+    "schedule", "seed", "status", "folder", "genotype", "search_seconds",
+    "test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
+)
+RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One cell of the grid: its search and, when ``retrain_dir`` is set, its retraining."""
+
+    schedule: str
+    seed: int
+    search_dir: str
+    preset: SearchPreset
+    retrain_dir: str | None = None
+    train_preset: TrainPreset | None = None
+    kill_at: tuple[tuple[str, str], ...] = ()  # test hook: (run folder name, SDAS_TEST_KILL_AT value)
+
+    @property
+    def name(self) -> str:
+        return f"{self.schedule}-s{self.seed}"
+
+
+# -- the state of a run folder ---------------------------------------------------------------------
+
+
+def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Mapping[str, Any]) -> str:
+    """``"missing"`` (absent or empty), ``"complete"`` or ``"incomplete"``; reads, never writes.
+
+    Complete means: the newest readable checkpoint says the run finished. Its settings must be
+    these (``preset`` without the fields that may change between a run and its resume, ``seed``
+    and ``extra``, e.g. the schedule); a complete run made with others raises :class:`SdasError`,
+    and so does a folder that holds files but no run of this package. An unreadable checkpoint
+    counts as incomplete: resuming it says what is wrong.
+
+    Args:
+        loop_cls: :class:`~sdas_lib.run.search.Searcher` or :class:`~sdas_lib.run.train.Trainer`.
+    """
+    from .checkpoints import CHECKPOINT, PREVIOUS, load_checkpoint_file
+    from .folders import is_run_folder
+    from .loop import config_differences
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "incomplete" if folder.exists() else "missing"  # a file: the run's own error names it
+    if not any(folder.iterdir()):
+        return "missing"
+    if not ((folder / CHECKPOINT).is_file() or (folder / PREVIOUS).is_file() or is_run_folder(folder)):
+        names = sorted(p.name for p in folder.iterdir())
+        raise SdasError(
+            f"{str(folder)!r} holds files that are no run of sdas_lib ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}); move them away, or sweep into another --out"
+        )
+    try:
+        ckpt = load_checkpoint_file(folder, loop_cls.CHECKPOINT_FORMAT, loop_cls.CHECKPOINT_VERSION)[0]
+    except SdasError:
+        return "incomplete"
+    if not ckpt.get("finished"):
+        return "incomplete"
+    p = asdict(preset)
+    for volatile in loop_cls.VOLATILE_FIELDS:
+        p.pop(volatile, None)
+    now = {"preset": p, "seed": int(seed), **extra}
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    saved = {k: v for k, v in saved.items() if k != "T"}  # T follows from the preset and the data
+    if saved != now:
+        raise SdasError(
+            f"{str(folder)!r} holds a complete run made with other settings ({config_differences(saved, now)}); "
+            f"remove that folder to run it again, or sweep into another --out"
+        )
+    return "complete"
+
+
+def search_state(job: SweepJob) -> str:
+    from .search import Searcher
+
+    return run_state(job.search_dir, Searcher, job.preset, job.seed, {"schedule": job.schedule})
+
+
+def retrain_state(job: SweepJob) -> str:
+    """The retraining folder's state; the genotype it must have trained is the search's genotype.json."""
+    from ..core.genotype import resolve_genotype
+    from ..nets.evalnet import get_network
+    from .train import Trainer
+
+    tp = job.train_preset
+    genotype_file = Path(job.search_dir) / "genotype.json"
+    if not genotype_file.is_file():
+        return "missing" if not Path(job.retrain_dir).exists() else "incomplete"
+    genotype = resolve_genotype(genotype_file, cell_types=get_network(tp.network).cell_types, k=None, op_set=tp.op_set)
+    return run_state(job.retrain_dir, Trainer, tp, job.seed, {"genotype": genotype.to_dict()})
+
+
+# -- a job, in a worker ----------------------------------------------------------------------------
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    text = text[0] if text else ""
+    return text if isinstance(err, SdasError) else f"{type(err).__name__}: {text}"
+
+
+def genotype_line(genotype: Genotype) -> str:
+    """A genotype on one line: ``normal: n2=... | concat 2,3,4,5 / reduce: ...``."""
+    return " / ".join(f"{name}: {cell}" for name, cell in genotype.cells)
+
+
+def _last_row(path: Path) -> dict[str, str]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SdasError(f"{str(path)!r} has no epoch rows")
+    return rows[-1]
+
+
+def search_outputs(folder: str | os.PathLike) -> dict:
+    """What a finished search folder says: genotype, seconds, the last epoch's test accuracies, data set."""
+    folder = Path(folder)
+    last = _last_row(folder / "metrics.csv")
+    config = json.loads((folder / "config.json").read_text())
+    return {
+        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
+        "search_seconds": float(last["seconds"]),
+        **{k: float(last[k]) for k in SEARCH_COLUMNS[-3:]},
+        "dataset": config["dataset"],
+    }
+
+
+def retrain_outputs(folder: str | os.PathLike) -> dict:
+    """What a finished retraining folder says (its result.json)."""
+    result = json.loads((Path(folder) / "result.json").read_text())
+    return {
+        "params": int(result["params"]), "test_acc": float(result["test_acc"]),
+        "retrain_seconds": float(result["seconds"]), "retrain_dataset": result["dataset"],
+    }
+
+
+@contextlib.contextmanager
+def _kill_hook(value: str | None) -> Iterator[None]:
+    """``SDAS_TEST_KILL_AT=value`` for one run (test hook), the environment as it was otherwise."""
+    before = os.environ.get(KILL_ENV)
+    if value is not None:
+        os.environ[KILL_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(KILL_ENV, None)
+        else:
+            os.environ[KILL_ENV] = before
+
+
+def _quiet(line: str) -> None:
+    """Workers log to their run folders' log.txt only: parallel runs would interleave on a terminal."""
+
+
+def _search(job: SweepJob) -> dict:
+    from .search import Searcher
+
+    folder = job.search_dir
+    try:
+        state = search_state(job)
+        if state != "complete":
+            with _kill_hook(dict(job.kill_at).get(Path(folder).name)):
+                Searcher(
+                    job.preset, job.schedule, job.seed, out_dir=folder, resume=state == "incomplete",
+                    progress=False, log=_quiet,
+                ).run()
+        status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
+        return {"status": status, **search_outputs(folder)}
+    except Exception as err:
+        if not isinstance(err, SdasError):
+            traceback.print_exc()  # a bug, not bad input: keep the trace for the report
+        return {"status": "failed", "error": f"{folder}: {_one_line(err)}"}
+
+
+def _retrain(job: SweepJob) -> dict:
+    from .train import Trainer
+
+    folder = job.retrain_dir
+    try:
+        state = retrain_state(job)
+        if state != "complete":
+            with _kill_hook(dict(job.kill_at).get(Path(folder).name)):
+                Trainer(
+                    job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, out_dir=folder,
+                    resume=state == "incomplete", progress=False, log=_quiet,
+                ).run()
+        status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
+        return {"retrain_status": status, **retrain_outputs(folder)}
+    except Exception as err:
+        if not isinstance(err, SdasError):
+            traceback.print_exc()
+        return {"retrain_status": "failed", "error": f"{folder}: {_one_line(err)}"}
+
+
+def run_job(job: SweepJob, report: Callable[[str, Any], None]) -> None:
+    """Run ``job``'s search, then its retraining if asked, reporting ``("start", folder)`` before each
+    run, ``("part", columns)`` after it and ``("end", None)`` at the end."""
+    report("start", job.search_dir)
+    search = _search(job)
+    report("part", search)
+    if job.retrain_dir is not None and search["status"] != "failed":
+        report("start", job.retrain_dir)
+        report("part", _retrain(job))
+    report("end", None)
+
+
+def _worker(conn: mp.connection.Connection) -> None:
+    """A worker process: jobs from ``conn`` until None, each on one torch thread.
+
+    Ctrl-C is the parent's: the worker leaves the terminal's process group, so that the parent alone
+    decides (it terminates the workers), rather than each run stopping on its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):  # already a group leader: SIGINT stays ignored outside the runs
+        os.setsid()
+    import threading
+
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(1)
+    # The runs' (hidden) bars would make tqdm's inter-process lock, a semaphore that a terminated
+    # worker leaves behind; a worker draws no bar, so a thread lock does.
+    tqdm.set_lock(threading.RLock())
+    try:
+        while (job := conn.recv()) is not None:
+            run_job(job, lambda kind, payload: conn.send((kind, payload)))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the parent went away, or a Ctrl-C reached a run
+        pass
+    finally:
+        conn.close()
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+
+
+def _schedule_name(name: str) -> str:
+    get_schedule(name)  # an unknown name: one clear error
+    return {"a": "A", "b": "B", "c": "C"}.get(str(name).lower(), str(name).lower())
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _unique(values: Sequence) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _preset(preset, table: dict, cls):
+    if isinstance(preset, str):
+        return get_preset(preset, table)
+    if not isinstance(preset, cls):
+        raise SdasError(f"expected a preset name or a {cls.__name__}, got {type(preset).__name__}")
+    return preset
+
+
+def _one_thread(preset):
+    if preset.threads not in (0, 1):
+        raise SdasError(
+            f"a sweep computes each run on one torch thread (threads={preset.threads} asked); "
+            f"use --jobs to run more at once"
+        )
+    return dataclasses.replace(preset, threads=1)
+
+
+@dataclass
+class _Worker:
+    """A worker process, the parent's end of its pipe, and its job (None when idle): the columns
+    reported so far and the run folder it is in."""
+
+    process: Any
+    conn: Any
+    job: SweepJob | None = None
+    row: dict = dataclasses.field(default_factory=dict)
+    current: str = ""
+
+
+def sweep(
+    schedules: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, preset: str | SearchPreset = "tiny",
+    retrain: bool = False, train_preset: str | TrainPreset = "tiny", jobs: int | None = None,
+    overrides: Mapping[str, Any] | None = None, progress: bool = True, log: Callable[[str], None] = print,
+    _kill_at: Mapping[str, str] | None = None,
+):
+    """Search every (schedule, seed) of the grid, retrain what was found if asked; a table of results.
+
+    Everything is checked before any worker starts: bad input raises :class:`SdasError` and writes
+    nothing. Run folders are skipped, resumed or started as the module docstring says.
+
+    Args:
+        schedules: ``"A"``, ``"B"``, ``"C"``, ``"das"`` (any case); repeats are dropped.
+        seeds: the seeds of every schedule; repeats are dropped.
+        out: the sweep's folder; runs go to ``search-<schedule>-s<seed>`` and ``retrain-<schedule>-s<seed>``.
+        preset: search preset (a name or a :class:`SearchPreset`); ``overrides`` replace its fields.
+        retrain: also retrain each found genotype with ``train_preset`` and the search's seed.
+        train_preset: retraining preset (a name or a :class:`TrainPreset`).
+        jobs: worker processes at once (default ``os.cpu_count()``); each computes on one thread.
+        overrides: search preset fields to replace (``{"epochs": 2}``).
+        progress: one tqdm bar over the runs, on stderr.
+        log: where progress lines and the summary go (default: print).
+        _kill_at: test hook: ``{run folder name: "iteration:N"}`` sets ``SDAS_TEST_KILL_AT`` for that run
+            only (:mod:`sdas_lib.run.faults`), so that one worker dies there as a killed machine would.
+
+    Returns:
+        A pandas DataFrame, one row per (schedule, seed) in the order given: ``schedule``, ``seed``,
+        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds``, the last
+        epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
+        ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
+        ``test_acc``, ``retrain_seconds``, ``retrain_dataset``; then ``error`` (empty unless failed) and
+        ``dataset`` (the search data set's name; the full description is logged).
+    """
+    import pandas as pd
+
+    # -- check everything first: bad input writes nothing and starts nothing
+    schedules = _unique([_schedule_name(s) for s in ([schedules] if isinstance(schedules, str) else schedules)])
+    if not schedules:
+        raise SdasError("no schedules given; choose from: 'das', 'A', 'B', 'C'")
+    seeds = [seeds] if _is_int(seeds) else seeds
+    if isinstance(seeds, str) or not len(seeds):
+        raise SdasError("no seeds given; pass one or more integers (--seeds 0 1 2)")
+    if not all(_is_int(s) for s in seeds):
+        raise SdasError(f"seeds must be integers, got {list(seeds)}")
+    seeds = _unique(int(s) for s in seeds)
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if not _is_int(jobs) or jobs < 1:
+        raise SdasError(f"--jobs must be a positive integer, got {jobs}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
+    search_preset = _one_thread(override(_preset(preset, SEARCH_PRESETS, SearchPreset), **dict(overrides or {})))
+    check_search_preset(search_preset)
+    tp = None
+    if retrain:
+        tp = _one_thread(_preset(train_preset, TRAIN_PRESETS, TrainPreset))
+        check_train_preset(tp)
+    kill_at = tuple(sorted((_kill_at or {}).items()))
+
+    grid = [
+        SweepJob(
+            s, seed, str(out / f"search-{s}-s{seed}"), search_preset,
+            str(out / f"retrain-{s}-s{seed}") if retrain else None, tp, kill_at,
+        )
+        for s in schedules for seed in seeds
+    ]
+    from tqdm.auto import tqdm
+
+    rows: dict[str, dict] = {}
+
+    def finish(job: SweepJob, row: dict) -> None:
+        row = {"schedule": job.schedule, "seed": job.seed, "folder": job.search_dir, "retrain_folder": job.retrain_dir, **row}
+        rows[job.name] = row
+        bar.update(1)
+        with _above_the_bar():
+            log(_run_line(job, row))
+
+    plan = {job.name: _plan(job) for job in grid}
+    todo = [job for job in grid if plan[job.name] == "run"]
+    todo.sort(key=lambda j: LONGEST_FIRST.index(j.schedule))  # stable: seeds stay in order
+    workers = min(jobs, len(todo))
+    counts = {k: sum(v == k for v in plan.values()) for k in ("complete", "refused")}
+    log(
+        f"sweep: {len(grid)} jobs ({', '.join(schedules)} x seeds {', '.join(map(str, seeds))}"
+        f"{', each searched and retrained' if retrain else ''}) in {out}: "
+        + (f"{len(todo)} to run on {workers} worker process{'es' if workers != 1 else ''} (one torch thread each)"
+           if todo else "nothing to run")
+        + "".join(f", {n} {k}" for k, n in counts.items() if n)
+    )
+    bar = tqdm(total=len(grid), disable=not progress, desc="sweep", unit="job", file=sys.stderr)
+    with bar:
+        for job in grid:
+            if plan[job.name] != "run":  # complete or refused: its folders are only read
+                parts: dict = {}
+                run_job(job, lambda kind, payload: parts.update(payload) if kind == "part" else None)
+                finish(job, parts)
+        _run_pool(todo, workers, finish, bar, log)
+
+    table = pd.DataFrame([rows[job.name] for job in grid])
+    return _finish_table(table, retrain, log)
+
+
+def _plan(job: SweepJob) -> str:
+    """``"run"`` when ``job`` has a run to do; ``"complete"`` when all its runs are, ``"refused"`` when a
+    folder is (complete with other settings, foreign files): those rows are only read, here."""
+    try:
+        if search_state(job) != "complete":
+            return "run"
+        if job.retrain_dir is not None and retrain_state(job) != "complete":
+            return "run"
+    except SdasError:
+        return "refused"
+    return "complete"
+
+
+def _run_line(job: SweepJob, row: dict) -> str:
+    if "failed" in (row.get("status"), row.get("retrain_status")):
+        return f"{job.name}: failed: {row.get('error', '')}"
+    line = (
+        f"{job.name}: search {row['status']} ({row['search_seconds']:.1f} s), test acc relaxed "
+        f"{row['test_acc_relaxed']:.3f} discrete {row['test_acc_discrete']:.3f}"
+    )
+    if job.retrain_dir is not None:
+        line += f"; retrain {row['retrain_status']} ({row['retrain_seconds']:.1f} s), test acc {row['test_acc']:.3f}"
+    return line
+
+
+def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, dict], None], bar, log) -> None:
+    """Run ``todo`` on at most ``workers`` spawned processes at once; ``finish(job, row)`` each.
+
+    Each process takes one job after another (torch is imported once per process). Plain
+    processes rather than a Pool: a worker that dies (SIGKILL, out of memory) is seen at once, its
+    job reported as failed and the worker replaced, where a Pool would wait for it forever; and a
+    run may start DataLoader workers, which a Pool's daemonic processes may not.
+    """
+    ctx = mp.get_context("spawn")
+    pending = deque(todo)
+    live: dict[Any, _Worker] = {}  # the parent's end of each worker's pipe -> the worker
+
+    def assign(w: _Worker, job: SweepJob) -> None:
+        try:
+            w.conn.send(job)
+        except OSError:  # an idle worker that died: replace it, the job waits
+            del live[w.conn]
+            w.process.join()
+            pending.appendleft(job)
+            return
+        w.job, w.row, w.current = job, {}, job.search_dir
+
+    def show() -> None:
+        bar.set_postfix_str(", ".join(sorted(w.job.name for w in live.values() if w.job)), refresh=True)
+
+    try:
+        while pending or any(w.job for w in live.values()):
+            for w in list(live.values()):
+                if w.job is None and pending:
+                    assign(w, pending.popleft())
+            while pending and len(live) < workers:
+                conn, child = ctx.Pipe()
+                process = ctx.Process(target=_worker, args=(child,), name=f"sweep worker {len(live) + 1}")
+                process.start()
+                child.close()  # the worker holds the only other end: EOF here once it exits
+                live[conn] = _Worker(process, conn)
+                assign(live[conn], pending.popleft())
+            show()
+            for conn in mp.connection.wait([c for c, w in live.items() if w.job]):
+                w = live[conn]
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:  # the worker died in the middle of its job
+                    kind, payload = "died", None
+                if kind == "start":
+                    w.current = payload
+                elif kind == "part":
+                    w.row.update(payload)
+                elif kind == "end":
+                    job, w.job = w.job, None
+                    finish(job, w.row)
+                else:
+                    conn.close()
+                    del live[conn]
+                    w.process.join()
+                    finish(w.job, {**w.row, **_died(w)})
+    except KeyboardInterrupt:
+        busy = sum(1 for w in live.values() if w.job)
+        with _above_the_bar():
+            log(
+                f"interrupted: stopping {busy} run{'s' if busy != 1 else ''}; every run folder is kept "
+                f"and the same sweep resumes them"
+            )
+        raise
+    finally:
+        for w in live.values():
+            if w.job is None:
+                with contextlib.suppress(OSError):
+                    w.conn.send(None)  # idle: exit
+            else:
+                w.process.terminate()  # SIGTERM mid-run: checkpoints are atomic, the folder stays resumable
+        for w in live.values():
+            w.process.join()
+            w.conn.close()
+
+
+@contextlib.contextmanager
+def _above_the_bar() -> Iterator[None]:
+    """Log lines printed while a progress bar is shown: the bar is cleared and redrawn below them."""
+    from tqdm.auto import tqdm
+
+    with tqdm.external_write_mode():
+        yield
+
+
+def _died(w: _Worker) -> dict:
+    """The columns of a job whose worker died in the run ``w.current``."""
+    code = w.process.exitcode  # joined: negative for a signal
+    how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited with status {code}"
+    key = "status" if w.current == w.job.search_dir else "retrain_status"
+    return {key: "failed", "error": f"{w.current}: the worker {how}; the folder is kept: run the sweep again to resume it"}
+
+
+def _finish_table(table, retrain: bool, log: Callable[[str], None]):
+    """Columns in order, the data set's short name, and a summary in the log naming failed runs."""
+    import pandas as pd
+
+    columns = list(SEARCH_COLUMNS) + (list(RETRAIN_COLUMNS) if retrain else []) + ["error", "dataset"]
+    text = ("genotype", "retrain_status", "retrain_dataset", "error", "dataset")
+    for c in columns:
+        if c not in table:
+            table[c] = "" if c in text else float("nan")  # every run failed before reporting it
+    table = table[columns].copy()
+    descriptions = _unique(d for c in ("dataset", "retrain_dataset") if c in table for d in table[c] if isinstance(d, str) and d)
+    for c in ("dataset", "retrain_dataset"):
+        if c in table:
+            table[c] = [d.split(" (")[0] if isinstance(d, str) else d for d in table[c]]
+    if "params" in table:
+        table["params"] = pd.array(table["params"].tolist(), dtype="Int64")
+    for c in text:  # empty: no error; no retraining (its search failed); a failed run's genotype
+        if c in table:
+            table[c] = [v if isinstance(v, str) else "" for v in table[c]]
+    failed = table["status"] == "failed"
+    if retrain:
+        failed |= table["retrain_status"] == "failed"
+
+    def counts(column: str) -> str:
+        return ", ".join(f"{n} {s}" for s in STATUSES if (n := int((table[column] == s).sum())))
+
+    summary = f"sweep finished: searches {counts('status')}"
+    if retrain:
+        summary += f"; retrainings {counts('retrain_status') or 'none'}"
+    with _above_the_bar():
+        for d in descriptions:
+            log(f"data: {d}")
+        log(summary)
+        if failed.any():
+            log(f"{int(failed.sum())} failed:")
+            for e in table.loc[failed, "error"]:
+                log(f"  {e}")
+    return table
+
+
+__all__ = [
+    "sweep", "SweepJob", "run_job", "run_state", "search_state", "retrain_state", "search_outputs",
+    "retrain_outputs", "genotype_line", "LONGEST_FIRST", "STATUSES",
+]

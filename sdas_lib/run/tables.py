@@ -1,0 +1,123 @@
+"""The paper's tables from a sweep's results (:func:`sdas_lib.run.sweep.sweep`): Tables 2, 4 and 5.
+
+Each function takes the sweep's DataFrame (one row per schedule and seed) and returns a DataFrame
+with one row per schedule, ``mean ± std`` over the seeds, beside the paper's figures
+(:mod:`sdas_lib.core.paper`). Numbers are reported as measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Sequence
+
+from ..core import paper
+from ..core.verdicts import Verdict, exceeds
+
+ORDER = ("das", "A", "B", "C")
+NAMES = {"das": "DAS", "A": "SDAS-A", "B": "SDAS-B", "C": "SDAS-C"}
+
+
+def mean_std(values: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
+    """'0.983 ± 0.012' over the finite values (× ``scale``); '-' when there are none."""
+    v = [float(x) * scale for x in values if x == x]
+    if not v:
+        return "-"
+    sd = statistics.stdev(v) if len(v) > 1 else 0.0
+    return f"{statistics.mean(v):.{digits}f} ± {sd:.{digits}f}"
+
+
+def _groups(df):
+    done = df[df["status"] != "failed"] if "status" in df else df
+    return [(s, done[done["schedule"] == s]) for s in ORDER if (done["schedule"] == s).any()]
+
+
+def table2(df):
+    """Table 2: test accuracy with the search weights, relaxed and discrete (and BN re-estimated)."""
+    import pandas as pd
+
+    rows = []
+    for s, g in _groups(df):
+        relaxed, discrete = paper.TABLE2.get("DARTS" if s == "das" else f"SDAS-{s}", (None, None))
+        rows.append({
+            "method": NAMES[s], "seeds": len(g),
+            "relaxed": mean_std(g["test_acc_relaxed"]), "discrete (paper's protocol)": mean_std(g["test_acc_discrete"]),
+            "discrete, BN re-estimated": mean_std(g["test_acc_discrete_bn_reestimated"]),
+            "paper relaxed %": relaxed, "paper discrete %": discrete,
+        })
+    return pd.DataFrame(rows)
+
+
+def table4(df):
+    """Table 4: retrained test error (%), parameters and search cost per schedule, mean ± std."""
+    import pandas as pd
+
+    das = df[(df["schedule"] == "das") & (df.get("status", "done") != "failed")]["search_seconds"]
+    das_mean = statistics.mean(das) if len(das) else float("nan")
+    rows = []
+    for s, g in _groups(df):
+        p = paper.TABLE4[s]
+        rows.append({
+            "method": NAMES[s], "seeds": len(g),
+            "test error %": mean_std(1 - g["test_acc"], 2, 100) if "test_acc" in g else "-",
+            "params": mean_std(g["params"], 0) if "params" in g else "-",
+            "search seconds": mean_std(g["search_seconds"], 0),
+            "cost / DAS": f"{statistics.mean(g['search_seconds']) / das_mean:.2f}" if das_mean == das_mean else "-",
+            "paper error %": f"{p['error']} ± {p['error_std']}", "paper params (M)": p["params_m"],
+            "paper cost / DAS": f"{paper.search_cost_ratio(s):.2f}",
+        })
+    return pd.DataFrame(rows)
+
+
+def imagenet_mobile_sizes(genotype_files: Sequence) -> list[dict]:
+    """Parameters and mult-adds of each genotype (a genotype.json path or a :class:`Genotype`) in the
+    ImageNet mobile network (K=4, C1=24, C2=192, 224×224)."""
+    from ..core.genotype import Genotype
+    from ..nets.complexity import count_mult_adds, count_parameters
+    from ..nets.evalnet import build_network, get_network
+
+    spec = get_network("imagenet")
+    out = []
+    for path in genotype_files:
+        g = path if isinstance(path, Genotype) else Genotype.load(path, cell_types=spec.cell_types, k=None)
+        net = build_network("imagenet", g, K=spec.K, C1=spec.C1, C2=spec.C2, num_classes=1000, auxiliary=False)
+        out.append({"genotype": str(path), "params": count_parameters(net),
+                    "mult_adds": count_mult_adds(net, spec.input_shape(spec.resolution))})
+    return out
+
+
+def table5(df, reference=None):
+    """Table 5's size columns: the found cells at ImageNet-mobile size (params, mult-adds in M), beside
+    DARTS_V2 (``reference``: its sizes as :func:`imagenet_mobile_sizes` gives them) and the paper."""
+    import pandas as pd
+
+    rows = []
+    for s, g in _groups(df):
+        sizes = imagenet_mobile_sizes([Path(f) / "genotype.json" for f in g["folder"]])
+        p = paper.TABLE5[s] if s in paper.TABLE5 else {}
+        rows.append({
+            "method": NAMES[s], "seeds": len(g),
+            "params (M)": mean_std([r["params"] / 1e6 for r in sizes], 2),
+            "mult-adds (M)": mean_std([r["mult_adds"] / 1e6 for r in sizes], 0),
+            "paper params (M)": p.get("params_m"), "paper mult-adds (M)": p.get("mult_adds_m"),
+        })
+    if reference is not None:
+        p = paper.TABLE5["DARTS"]
+        rows.append({"method": "DARTS_V2 (reference)", "seeds": "-", "params (M)": f"{reference['params'] / 1e6:.2f}",
+                     "mult-adds (M)": f"{reference['mult_adds'] / 1e6:.0f}", "paper params (M)": p["params_m"],
+                     "paper mult-adds (M)": p["mult_adds_m"]})
+    return pd.DataFrame(rows)
+
+
+def best_sdas_against_das(df, column: str = "test_acc") -> tuple[str, Verdict]:
+    """Whether the best SDAS schedule (highest mean ``column``) beats DAS by more than one standard deviation."""
+    means = {s: g[column].mean() for s, g in _groups(df) if s != "das"}
+    if not means:
+        return "-", exceeds(None, None, a_name="SDAS", b_name="DAS")
+    best = max(means, key=means.get)
+    groups = dict(_groups(df))
+    das = groups["das"][column].tolist() if "das" in groups else None
+    return best, exceeds(groups[best][column].tolist(), das, a_name=NAMES[best], b_name="DAS")
+
+
+__all__ = ["table2", "table4", "table5", "imagenet_mobile_sizes", "best_sdas_against_das", "mean_std"]

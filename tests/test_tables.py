@@ -1,0 +1,58 @@
+"""Tables 2, 4 and 5 from a sweep's results: mean ± std per schedule beside the paper's figures."""
+
+import pandas as pd
+import pytest
+
+from sdas_lib.core.genotype import DARTS_V1, DARTS_V2
+from sdas_lib.core.verdicts import NOT_REPRODUCED, REPRODUCED
+from sdas_lib.run.tables import best_sdas_against_das, mean_std, table2, table4, table5
+
+
+def results(test_acc_c=(0.95, 0.96, 0.97), folders=None):
+    rows = []
+    for s, accs in (("das", (0.90, 0.91, 0.89)), ("A", (0.92, 0.90, 0.91)), ("C", test_acc_c)):
+        for seed, acc in enumerate(accs):
+            rows.append({
+                "schedule": s, "seed": seed, "status": "done", "folder": (folders or {}).get(s, ""),
+                "test_acc_relaxed": 0.98, "test_acc_discrete": 0.1 if s == "das" else 0.9,
+                "test_acc_discrete_bn_reestimated": 0.2 if s == "das" else 0.93,
+                "search_seconds": {"das": 100.0, "A": 54.0, "C": 25.0}[s] + seed, "params": 1000 + seed, "test_acc": acc,
+            })
+    rows.append({**rows[0], "seed": 9, "status": "failed", "test_acc": 0.0})  # failed runs are left out
+    return pd.DataFrame(rows)
+
+
+def test_mean_std_formats_over_finite_values():
+    assert mean_std([0.9, 1.0, float("nan")]) == "0.950 ± 0.071"
+    assert mean_std([0.1], 2, 100) == "10.00 ± 0.00" and mean_std([]) == "-"
+
+
+def test_table2_and_table4_per_schedule():
+    t2 = table2(results())
+    assert list(t2["method"]) == ["DAS", "SDAS-A", "SDAS-C"] and list(t2["seeds"]) == [3, 3, 3]
+    assert t2.loc[0, "discrete (paper's protocol)"] == "0.100 ± 0.000" and t2.loc[0, "paper discrete %"] == 54.66
+    t4 = table4(results())
+    assert t4.loc[0, "test error %"] == "10.00 ± 1.00" and t4.loc[2, "cost / DAS"] == f"{26 / 101:.2f}"
+    assert t4.loc[1, "paper cost / DAS"] == f"{0.31 / 0.52:.2f}" and t4.loc[0, "params"] == "1001 ± 1"
+
+
+def test_best_sdas_against_das_uses_one_standard_deviation():
+    best, v = best_sdas_against_das(results())
+    assert best == "C" and v.status == REPRODUCED
+    best, v = best_sdas_against_das(results(test_acc_c=(0.90, 0.93, 0.87)))
+    assert best == "A" and v.status == NOT_REPRODUCED  # 0.91 vs 0.90, std 0.01: within the noise
+
+
+@pytest.mark.slow
+def test_table5_sizes_the_found_cells_at_imagenet_mobile_scale(tmp_path):
+    folders = {}
+    for s, g in (("das", DARTS_V2), ("A", DARTS_V1), ("C", DARTS_V2)):
+        (tmp_path / s).mkdir()
+        g.save(tmp_path / s / "genotype.json")
+        folders[s] = str(tmp_path / s)
+    df = results(folders=folders)
+    df = df[df["seed"] == 0]
+    t5 = table5(df, reference={"params": 4_718_752, "mult_adds": 530_000_000})
+    assert t5.loc[0, "params (M)"] == "4.72 ± 0.00"  # DARTS_V2: 4,718,752 parameters (pinned in test_complexity)
+    assert list(t5["method"]) == ["DAS", "SDAS-A", "SDAS-C", "DARTS_V2 (reference)"]
+    assert t5.loc[1, "paper params (M)"] == 4.6
