@@ -105,7 +105,7 @@ def test_op_set_of_video_ops_for_the_image_network(fails, search, monkeypatch):
 
 
 def test_unknown_dataset(fails, search, train):
-    fails([*search, "--dataset", "mnist"], "unknown data set 'mnist'; choose one of: 'digits', 'cifar10', 'imagenet'$")
+    fails([*search, "--dataset", "mnist"], "unknown data set 'mnist'; choose one of: 'digits', 'cifar10', 'imagenet', 'cluttered_digits', 'cifar10_tiny'$")
     fails([*train, "--dataset", "mnist"], "unknown data set 'mnist'")
 
 

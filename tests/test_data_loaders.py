@@ -327,3 +327,92 @@ def test_trainer_runs_on_file_backed_cifar10(tiny_cifar10):
     assert n_test == 6 and result.test_acc * n_test == pytest.approx(round(result.test_acc * n_test))
     assert again == result.test_acc  # the reported accuracy is the final network's
     assert any("cifar10 (torchvision" in line for line in lines)  # the log names the data set
+
+
+# -- cifar10_tiny: a class-balanced subset of CIFAR10 at 16×16, in memory ----------------------------
+
+
+@pytest.fixture
+def tiny_cifar10_more(tmp_path, monkeypatch):
+    """The tiny CIFAR10 of ``tiny_cifar10`` with enough images for a balanced subset:
+    100 train (at least 6 of each class) and 60 test (at least 2 of each)."""
+    folder = write_tiny_cifar10(tmp_path, per_batch=20, n_test=60)
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(cls, "train_list", [[f"data_batch_{i}", _md5(folder / f"data_batch_{i}")] for i in range(1, 6)])
+    monkeypatch.setattr(cls, "test_list", [["test_batch", _md5(folder / "test_batch")]])
+    monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": _md5(folder / "batches.meta")})
+    return tmp_path
+
+
+def _raw_cifar(folder: Path, names) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 3, 32, 32) in [0, 1] and labels of pickled batches, straight from the files."""
+    rows, labels = [], []
+    for name in names:
+        with open(folder / name, "rb") as f:
+            entry = pickle.load(f)
+        rows.append(entry["data"])
+        labels += entry["labels"]
+    return torch.tensor(np.concatenate(rows)).view(-1, 3, 32, 32).float() / 255, torch.tensor(labels)
+
+
+def test_cifar10_tiny_is_a_balanced_downsampled_subset_of_the_files(tiny_cifar10_more):
+    from sdas_lib.data import load_cifar10_tiny_data
+
+    d = load_cifar10_tiny_data(tiny_cifar10_more, resolution=16, per_class_train=5, per_class_test=2, download=False)
+    assert d.name == "cifar10_tiny" and d.in_memory
+    assert (d.num_classes, d.in_channels, d.resolution) == (10, 3, 16)
+    (xtr, ytr), (xte, yte) = d.train.tensors, d.test.tensors
+    assert xtr.shape == (50, 3, 16, 16) and xte.shape == (20, 3, 16, 16) and xtr.dtype == torch.float32
+    assert torch.bincount(ytr, minlength=10).tolist() == [5] * 10  # class-balanced
+    assert torch.bincount(yte, minlength=10).tolist() == [2] * 10
+    assert d.description.startswith("cifar10_tiny (class-balanced subset of CIFAR10, 50 train / 20 test, downsampled to 16x16")
+    # Every image is a distinct image of the files, with its own label, downsampled (antialiased
+    # bilinear) and normalized with CIFAR10's mean and std.
+    folder = tiny_cifar10_more / "cifar-10-batches-py"
+    mean, std = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1), torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    for names, x, y in (([f"data_batch_{i}" for i in range(1, 6)], xtr, ytr), (["test_batch"], xte, yte)):
+        raw, labels = _raw_cifar(folder, names)
+        small = (torch.nn.functional.interpolate(raw, size=(16, 16), mode="bilinear", antialias=True) - mean) / std
+        dist = (x.flatten(1)[:, None] - small.flatten(1)[None]).abs().amax(-1)  # (subset, file)
+        match = dist.argmin(1)
+        assert (dist.min(1).values < 1e-5).all()
+        assert len(set(match.tolist())) == len(x)  # no image twice
+        assert torch.equal(labels[match], y)
+        assert match.tolist() == sorted(match.tolist())  # kept in file order
+
+
+def test_cifar10_tiny_is_deterministic_and_seeded(tiny_cifar10_more):
+    from sdas_lib.data import load_cifar10_tiny_data
+
+    kw = dict(per_class_train=5, per_class_test=2, download=False)
+    a, b = load_cifar10_tiny_data(tiny_cifar10_more, **kw), load_cifar10_tiny_data(tiny_cifar10_more, **kw)
+    for sa, sb in ((a.train, b.train), (a.test, b.test)):
+        assert all(torch.equal(ta, tb) for ta, tb in zip(sa.tensors, sb.tensors))
+    c = load_cifar10_tiny_data(tiny_cifar10_more, seed=1, **kw)
+    assert not torch.equal(c.train.tensors[0], a.train.tensors[0])  # another seed, another subset
+    assert a.description == b.description and "seed 0" in a.description and "seed 1" in c.description
+    big = load_cifar10_tiny_data(tiny_cifar10_more, resolution=32, **kw)  # no resize at 32: the file's pixels
+    assert big.train.tensors[0].shape == (50, 3, 32, 32) and "downsampled to 32x32" in big.description
+
+
+def test_cifar10_tiny_too_few_images_of_a_class_is_a_clear_error(tiny_cifar10_more, monkeypatch):
+    def no_network(url, timeout=3.0):
+        raise AssertionError("must not touch the network when the files are there")
+
+    monkeypatch.setattr(data_mod, "_reachable", no_network)
+    # Through the registry with the default 144 / 200 per class: the folder is there, so no
+    # download is attempted, and the shortfall is named.
+    with pytest.raises(SdasError, match=r"has only \d+ train images of class \d; lower per_class_train to at most \d+"):
+        load_image_data("cifar10_tiny", tiny_cifar10_more)
+
+
+def test_cifar10_tiny_offline_without_files_fails_at_once(tmp_path, monkeypatch):
+    probed = []
+    monkeypatch.setattr(data_mod, "_reachable", lambda url, timeout=3.0: probed.append(url) or False)
+    with pytest.raises(SdasError) as err:
+        load_image_data("cifar10_tiny", tmp_path / "data")
+    assert probed == [CIFAR10_URL]
+    msg = str(err.value)
+    assert f"CIFAR10 not found in {str(tmp_path / 'data' / 'cifar-10-batches-py')!r}" in msg and "offline" in msg
+    assert "data_batch_1..5, test_batch, batches.meta" in msg and CIFAR10_URL in msg
+    assert not (tmp_path / "data").exists()
