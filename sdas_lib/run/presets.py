@@ -30,7 +30,7 @@ class SearchPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'data set: "digits" or "cluttered_digits" (embedded), "cifar10" or "cifar10_tiny" (under data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny (under data_root)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
@@ -196,7 +196,7 @@ class TrainPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'data set: "digits" or "cluttered_digits" (embedded), "cifar10", "cifar10_tiny" or "imagenet" (data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, imagenet (under data_root)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
