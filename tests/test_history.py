@@ -322,3 +322,15 @@ def test_mixed_edge_fraction_counts_the_edges_undecided_during_each_iteration(hi
         decided = sum(d.kind == "edge" and d.iteration < t for d in history.decisions)
         assert f == (28 - decided) / 28
     assert all(a >= b for a, b in zip(fractions, fractions[1:]))
+
+
+def test_a_random_walk_history_replays_like_a_recorded_one():
+    from sdas_lib.core.history import random_walk_document
+    from sdas_lib.core.space import IMAGE_SPACE
+
+    h = History.from_dict(random_walk_document(IMAGE_SPACE, 10, "C", seed=3))
+    assert len(h.decisions) == 36 and h.T == 10 and h.decisions[-1].iteration == 10
+    for step in replay(h):
+        if step.next_decision is not None:
+            first = step.queue[0]
+            assert (first.cell_type, first.kind) == (step.next_decision.cell_type, step.next_decision.kind)

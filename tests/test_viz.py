@@ -6,7 +6,6 @@ import html
 import io
 import json
 import math
-import random
 import re
 import shutil
 import subprocess
@@ -20,9 +19,9 @@ from matplotlib.figure import Figure
 
 from sdas_lib.core.discretization import DiscretizationState, decide
 from sdas_lib.core.genotype import DARTS_V2
-from sdas_lib.core.history import arch_snapshot, history_document, load_history, replay
+from sdas_lib.core.history import load_history, random_walk_document, replay
 from sdas_lib.core.opsets import op_set_info
-from sdas_lib.core.schedule import schedule_a, schedule_curve
+from sdas_lib.core.schedule import schedule_curve
 from sdas_lib.core.space import IMAGE_SPACE
 from sdas_lib.errors import SdasError
 from sdas_lib.viz import (
@@ -185,20 +184,7 @@ def test_an_unknown_cell_type_is_a_clear_error(partial):
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
-    sp, T = IMAGE_SPACE, 12
-    rng = random.Random(0)
-    alpha = {ct: [[0.0] * sp.n_ops for _ in sp.edges] for ct in sp.cell_type_names}
-    beta = {ct: [0.0] * sp.n_edges for ct in sp.cell_type_names}
-    state, snapshots = DiscretizationState(sp), []
-    for t in range(1, T + 1):
-        for ct in sp.cell_type_names:
-            alpha[ct] = [[v + rng.gauss(0, 0.3) for v in row] for row in alpha[ct]]
-            beta[ct] = [v + rng.gauss(0, 0.3) for v in beta[ct]]
-        n = schedule_a(t, T, sp.total_decisions) - state.n_done
-        if n:
-            snapshots.append(arch_snapshot(t, alpha, beta))
-            decide(state, alpha, beta, n, t)
-    doc = history_document(sp, state.history, snapshots, schedule="A", seed=0, preset="hand", dataset="none", T=T)
+    doc = random_walk_document(IMAGE_SPACE, 12, "A", seed=0)
     path = tmp_path_factory.mktemp("hand") / "decisions.json"
     path.write_text(json.dumps(doc))
     return load_history(path)

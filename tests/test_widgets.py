@@ -3,16 +3,13 @@ says at that step (DAGs, count, queue), and the Play button drives the slider.""
 
 import html
 import json
-import random
 import re
 import shutil
 
 import ipywidgets as widgets
 import pytest
 
-from sdas_lib.core.discretization import DiscretizationState, decide
-from sdas_lib.core.history import arch_snapshot, history_document, load_history
-from sdas_lib.core.schedule import schedule_a
+from sdas_lib.core.history import load_history, random_walk_document
 from sdas_lib.core.space import IMAGE_SPACE
 from sdas_lib.widgets import Stepper, show_stepper
 
@@ -46,22 +43,9 @@ def name(node):
 def run_dir(tmp_path_factory):
     """A run folder whose decisions.json is made as the search loop makes it (decide() at schedule A after
     each α/β step, a snapshot before each iteration's decisions), with random-walk α/β instead of a network."""
-    sp = IMAGE_SPACE
-    rng = random.Random(1)
-    alpha = {ct: [[0.0] * sp.n_ops for _ in sp.edges] for ct in sp.cell_type_names}
-    beta = {ct: [0.0] * sp.n_edges for ct in sp.cell_type_names}
-    state, snapshots = DiscretizationState(sp), []
-    for t in range(1, T + 1):
-        for ct in sp.cell_type_names:
-            alpha[ct] = [[v + rng.gauss(0, 0.3) for v in row] for row in alpha[ct]]
-            beta[ct] = [v + rng.gauss(0, 0.3) for v in beta[ct]]
-        n = schedule_a(t, T, sp.total_decisions) - state.n_done
-        if n:
-            snapshots.append(arch_snapshot(t, alpha, beta))
-            decide(state, alpha, beta, n, t)
     out = tmp_path_factory.mktemp("stepper") / "run"
     out.mkdir()
-    doc = history_document(sp, state.history, snapshots, schedule="A", seed=1, preset="hand", dataset="none", T=T)
+    doc = random_walk_document(IMAGE_SPACE, T, "A", seed=1)
     (out / "decisions.json").write_text(json.dumps(doc))
     return out
 

@@ -262,6 +262,32 @@ def counts_at(history: History, fractions: Sequence[float], cell_type: str | Non
     return rows
 
 
+def random_walk_document(space: SearchSpace, T: int, schedule: str = "A", seed: int = 0, step: float = 0.3) -> dict:
+    """A decisions.json document made without a network: α/β take a Gaussian random walk (one step
+    per iteration) and the real schedule and decision rules decide on them, with a snapshot before
+    each iteration's decisions, as the search loop records. For tests and demos that need a history
+    in seconds; nothing in it was learned."""
+    import random
+
+    from .discretization import decide
+    from .schedule import get_schedule
+
+    rng, f = random.Random(seed), get_schedule(schedule)
+    alpha = {ct: [[0.0] * space.n_ops for _ in space.edges] for ct in space.cell_type_names}
+    beta = {ct: [0.0] * space.n_edges for ct in space.cell_type_names}
+    state, snapshots = DiscretizationState(space), []
+    for t in range(1, T + 1):
+        for ct in space.cell_type_names:
+            alpha[ct] = [[v + rng.gauss(0, step) for v in row] for row in alpha[ct]]
+            beta[ct] = [v + rng.gauss(0, step) for v in beta[ct]]
+        n = f(t, T, space.total_decisions) - state.n_done
+        if n:
+            snapshots.append(arch_snapshot(t, alpha, beta))
+            decide(state, alpha, beta, n, t)
+    return history_document(space, state.history, snapshots, schedule=schedule, seed=seed, preset="random walk",
+                            dataset="none (random-walk α/β)", T=T)
+
+
 def mixed_edge_fraction(history: History) -> list[float]:
     """For each iteration t = 1..T, the fraction of all edges (every cell type) still mixing all ops
     during t: the cost model behind the speedup, since a decided edge computes only its op."""
@@ -291,5 +317,5 @@ def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
 
 __all__ = [
     "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
-    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction",
+    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction", "random_walk_document",
 ]
