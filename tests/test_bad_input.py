@@ -77,7 +77,7 @@ def genotype_file(tmp_path: Path, doc) -> Path:
 
 
 def test_unknown_task(fails):
-    fails(["serch", "--out", "x"], r"unknown command 'serch' \(choose from 'search', 'count', 'train', 'summary'\); see 'python -m sdas_lib --help'")
+    fails(["serch", "--out", "x"], r"unknown command 'serch' \(choose from 'search', 'count', 'train', 'summary', 'sweep'\); see 'python -m sdas_lib --help'")
 
 
 def test_unknown_flag(fails, search):
