@@ -207,44 +207,38 @@ def _quiet(line: str) -> None:
     """Workers log to their run folders' log.txt only: parallel runs would interleave on a terminal."""
 
 
-def _search(job: SweepJob) -> dict:
-    from .search import Searcher
-
-    folder = job.search_dir
+def _run(folder: str, state_of, make, outputs, status_key: str, kill_at) -> dict:
+    """Run (or resume, or skip) one run folder; its row's status and outputs, or a failure naming the folder."""
     try:
-        state = search_state(job)
+        state = state_of()
         if state != "complete":
-            with _kill_hook(dict(job.kill_at).get(Path(folder).name)):
-                Searcher(
-                    job.preset, job.schedule, job.seed, out_dir=folder, resume=state == "incomplete",
-                    progress=False, log=_quiet,
-                ).run()
+            with _kill_hook(dict(kill_at).get(Path(folder).name)):
+                make(resume=state == "incomplete").run()
         status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
-        return {"status": status, **search_outputs(folder)}
+        return {status_key: status, **outputs(folder)}
     except Exception as err:
         if not isinstance(err, SdasError):
             traceback.print_exc()  # a bug, not bad input: keep the trace for the report
-        return {"status": "failed", "error": f"{folder}: {_one_line(err)}"}
+        return {status_key: "failed", "error": f"{folder}: {_one_line(err)}"}
+
+
+def _search(job: SweepJob) -> dict:
+    from .search import Searcher
+
+    def make(resume: bool):
+        return Searcher(job.preset, job.schedule, job.seed, out_dir=job.search_dir, resume=resume, progress=False, log=_quiet)
+
+    return _run(job.search_dir, lambda: search_state(job), make, search_outputs, "status", job.kill_at)
 
 
 def _retrain(job: SweepJob) -> dict:
     from .train import Trainer
 
-    folder = job.retrain_dir
-    try:
-        state = retrain_state(job)
-        if state != "complete":
-            with _kill_hook(dict(job.kill_at).get(Path(folder).name)):
-                Trainer(
-                    job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, out_dir=folder,
-                    resume=state == "incomplete", progress=False, log=_quiet,
-                ).run()
-        status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
-        return {"retrain_status": status, **retrain_outputs(folder)}
-    except Exception as err:
-        if not isinstance(err, SdasError):
-            traceback.print_exc()
-        return {"retrain_status": "failed", "error": f"{folder}: {_one_line(err)}"}
+    def make(resume: bool):
+        return Trainer(job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, out_dir=job.retrain_dir,
+                       resume=resume, progress=False, log=_quiet)
+
+    return _run(job.retrain_dir, lambda: retrain_state(job), make, retrain_outputs, "retrain_status", job.kill_at)
 
 
 def run_job(job: SweepJob, report: Callable[[str, Any], None]) -> None:
