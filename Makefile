@@ -17,11 +17,10 @@ test: setup
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
 
-# Benchmarks that write figures/ (about 35 minutes on 2 cores).
+# Benchmarks that write figures/ (Table 2 and the course's other figures come from `make run`).
 figures: setup
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
-	.venv/bin/python benchmarks/table2.py
 
 lab: setup
 	.venv/bin/jupyter lab

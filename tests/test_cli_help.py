@@ -42,7 +42,7 @@ def test_search_help_shows_the_tiny_preset(capsys):
     assert "preset overrides (defaults: the values of --preset tiny)" in text
     assert option_help(text, "--arch-lr").endswith("(default: 0.03)")
     assert option_help(text, "--epochs").endswith(f"(default: {TINY.epochs})")
-    assert option_help(text, "--dataset").endswith("(default: digits)")
+    assert option_help(text, "--dataset").endswith("(default: cluttered_digits)")
     assert option_help(text, "--threads").endswith("(default: 1)")
 
 

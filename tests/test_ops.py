@@ -61,3 +61,27 @@ def test_mixed_edge_with_one_hot_weights_equals_the_single_op(col):
     mixed = edge(x, w)
     single = edge.ops[O2D.names[col]](x)
     torch.testing.assert_close(mixed, single)
+
+
+@pytest.mark.parametrize("kernel,stride,dilation,size", [(3, 1, 1, 9), (5, 1, 1, 8), (3, 1, 2, 16), (5, 2, 2, 16), (3, 2, 1, 7), (5, 2, 2, 7)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_depthwise_conv_gradients_equal_autograds_of_the_plain_conv(kernel, stride, dilation, size, channels_last):
+    from sdas_lib.ops.blocks2d import DepthwiseConv2d
+
+    torch.manual_seed(0)
+    pad = dilation * (kernel - 1) // 2
+    fast = DepthwiseConv2d(6, kernel, stride, pad, dilation)
+    plain = torch.nn.Conv2d(6, 6, kernel, stride, pad, dilation=dilation, groups=6, bias=False)
+    plain.load_state_dict(fast.state_dict())  # same keys and shapes: checkpoints are interchangeable
+    x = torch.randn(5, 6, size, size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = fast(x1), plain(x2)
+    assert torch.equal(y1, y2)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)  # sums of ~1e3 terms in another order
+    assert fast.weight.grad.abs().max() > 1 and x1.grad.abs().max() > 0.1  # real gradients, not zeros on both sides

@@ -102,7 +102,7 @@ def test_cli_search_and_count(tmp_path):
            "--epochs", "1", "--resolution", "8", "--C1", "8", "--C2", "16", "--batch-size", "96", "--threads", "1", "--no-progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "data: digits (scikit-learn handwritten digits, embedded" in r.stdout
+    assert "data: cluttered_digits (scikit-learn's 8x8 handwritten digit scans" in r.stdout  # the tiny default
     assert json.loads((out / "config.json").read_text())["preset"]["C2"] == 16
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "already holds files; use --resume" in r.stderr

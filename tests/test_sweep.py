@@ -61,8 +61,8 @@ def test_a_sweep_gives_the_genotypes_of_the_same_searches_run_alone(reference, t
     table, lines, out = reference
     assert list(zip(table["schedule"], table["seed"])) == [("A", 0), ("A", 1), ("C", 0), ("C", 1)]
     assert list(table["status"]) == ["done"] * 4, table["error"].tolist()
-    assert (table["error"] == "").all() and (table["dataset"] == "digits").all()
-    assert any(line.startswith("data: digits (scikit-learn handwritten digits") for line in lines)
+    assert (table["error"] == "").all() and (table["dataset"] == "cluttered_digits").all()
+    assert any(line.startswith("data: cluttered_digits (scikit-learn's 8x8 handwritten digit scans") for line in lines)
     assert lines[-1] == "sweep finished: searches 4 done"
     for r in table.to_dict("records"):
         folder = Path(r["folder"])

@@ -182,10 +182,17 @@ class Searcher(RunLoop):
         if not params:
             return None
         self.net.train()
-        logits = self.net(x)
+        weights = [w for w in self.net.weights() if w.requires_grad]
+        try:  # w as constants here: no graph edges, so no op computes a weight gradient it won't use
+            for w in weights:
+                w.requires_grad_(False)
+            logits = self.net(x)
+        finally:
+            for w in weights:
+                w.requires_grad_(True)
         loss = F.cross_entropy(logits, y)
         self.check_finite(loss, "validation", "--w_lr / --arch_lr")
-        grads = torch.autograd.grad(loss, params)  # only α/β: no conv weight gradients here
+        grads = torch.autograd.grad(loss, params)  # only α/β
         self.a_opt.zero_grad(set_to_none=True)
         for p, g in zip(params, grads):
             p.grad = g

@@ -76,13 +76,20 @@ def imagenet_mobile_sizes(genotype_files: Sequence) -> list[dict]:
     from ..nets.complexity import count_mult_adds, count_parameters
     from ..nets.evalnet import build_network, get_network
 
+    import torch
+
     spec = get_network("imagenet")
     out = []
-    for path in genotype_files:
-        g = path if isinstance(path, Genotype) else Genotype.load(path, cell_types=spec.cell_types, k=None)
-        net = build_network("imagenet", g, K=spec.K, C1=spec.C1, C2=spec.C2, num_classes=1000, auxiliary=False)
-        out.append({"genotype": str(path), "params": count_parameters(net),
-                    "mult_adds": count_mult_adds(net, spec.input_shape(spec.resolution))})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one 224×224 forward per network: on a shared CPU more threads only spin-wait
+    try:
+        for path in genotype_files:
+            g = path if isinstance(path, Genotype) else Genotype.load(path, cell_types=spec.cell_types, k=None)
+            net = build_network("imagenet", g, K=spec.K, C1=spec.C1, C2=spec.C2, num_classes=1000, auxiliary=False)
+            out.append({"genotype": str(path), "params": count_parameters(net),
+                        "mult_adds": count_mult_adds(net, spec.input_shape(spec.resolution))})
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

@@ -142,7 +142,7 @@ def plot_relaxed_vs_discrete(
     rows: Sequence[Mapping[str, Any]], *, path: str | os.PathLike | None = None
 ) -> Figure:
     """Table 2: per schedule, mean ± std over rows (seeds) of the relaxed, discrete and BN re-estimated
-    test accuracies, as grouped bars (as benchmarks/table2.py draws them).
+    test accuracies, as grouped bars (notebook 04, figures/table2_discretization_gap.png).
 
     Args:
         rows: dicts with ``schedule``, ``test_acc_relaxed``, ``test_acc_discrete`` and
