@@ -1,7 +1,9 @@
-"""Command line: ``python -m sdas_lib {search,count,train,summary,sweep} ...`` (``sdas`` when installed).
+"""Command line: ``python -m sdas_lib {search,count,train,summary,sweep,baseline} ...`` (``sdas`` when installed).
 
 Every preset field is also a flag (``--epochs 5 --K 1 --C2 32 --arch-lr 0.01``; ``--arch_lr`` works
 too); ``search --preset paper --help`` lists them with the paper preset's values as defaults.
+``--task video`` (search, train) takes the video presets of the same names, and
+``--op-set o2d|o3d|oadv`` (or ``--ops``) picks a video op set.
 Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
 A search or retraining stopped by Ctrl-C (status 130), a lost machine or a NaN loss continues
 from its last checkpoint when the same command is run again with ``--resume``.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import SdasError
 
@@ -65,19 +67,29 @@ class _PresetPeek(argparse.ArgumentParser):
         raise _PeekFailed(message)
 
 
-def _chosen_preset(argv: Sequence[str], table: dict):
-    """The preset named by ``--preset`` in a command's arguments (tiny without one), read before the
-    full parse so that ``--help`` can show its values. An unknown name raises SdasError; a malformed
-    command line gives tiny here and its error in the full parse."""
+def _chosen_preset(argv: Sequence[str], tables: Callable[[str], dict] | dict):
+    """The preset named by ``--preset`` in a command's arguments (tiny without one), from the table of
+    the ``--task`` named there (image without one), read before the full parse so that ``--help``
+    can show its values. An unknown preset name raises SdasError; a malformed command line or an
+    unknown task gives tiny (image) here and its error in the full parse.
+
+    Args:
+        tables: task -> the presets of that task (:func:`~sdas_lib.run.presets.search_presets`), or one table.
+    """
+    from .core.opsets import TASKS
     from .run.presets import get_preset
 
     peek = _PresetPeek(add_help=False)
     peek.add_argument("--preset", default="tiny")
+    peek.add_argument("--task", default="image")
     try:
-        name = peek.parse_known_args(list(argv))[0].preset
+        args = peek.parse_known_args(list(argv))[0]
+        name, task = args.preset, args.task.lower()
     except _PeekFailed:
-        name = "tiny"
-    return get_preset(name, table)
+        name, task = "tiny", "image"
+    if isinstance(tables, dict):
+        return get_preset(name, tables)
+    return get_preset(name, tables(task if task in TASKS else "image"))
 
 
 def _show(value) -> str:
@@ -85,14 +97,21 @@ def _show(value) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _add_preset_flags(parser: argparse.ArgumentParser, preset) -> None:
+def _add_preset_flags(parser: argparse.ArgumentParser, preset, exclude: Sequence[str] = (), task_flag: bool = True) -> None:
     """One flag per field of ``preset``'s class: hyphen spelling first (``--arch-lr``, ``--arch_lr`` also
     works), help = the field's meaning (its dataclass metadata) and ``preset``'s value as the default.
-    The flags' own default is None: only the flags given override the preset (see :func:`_overrides`)."""
+    The flags' own default is None: only the flags given override the preset (see :func:`_overrides`).
+    ``--ops`` is a short spelling of ``--op-set``. ``exclude``: fields that get no flag. ``task_flag``:
+    the command has ``--task`` (the group's title then names a video preset's task)."""
     from .run.presets import field_help, preset_fields
 
-    group = parser.add_argument_group(f"preset overrides (defaults: the values of --preset {preset.name})")
+    task = f" --task {preset.task}" if task_flag and preset.task != "image" else ""
+    group = parser.add_argument_group(f"preset overrides (defaults: the values of --preset {preset.name}{task})")
     for f in preset_fields(type(preset)):
+        if f.name in exclude:
+            continue
+        if f.name == "op_set":
+            group.add_argument("--ops", dest="op_set", default=None, help=argparse.SUPPRESS)
         flags = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
         text = f"{field_help(f)} (default: {_show(getattr(preset, f.name))})".replace("%", "%%")
         if f.type in (bool, "bool"):
@@ -102,27 +121,36 @@ def _add_preset_flags(parser: argparse.ArgumentParser, preset) -> None:
             group.add_argument(*flags, dest=f.name, type=typ, default=None, metavar=typ.__name__.upper(), help=text)
 
 
-def _overrides(args: argparse.Namespace, preset_cls) -> dict:
-    from .run.presets import preset_fields
+def _overrides(args: argparse.Namespace, preset_cls, task: str | None = None) -> dict:
+    """The preset fields given on the command line; with ``task``, ``--op-set`` as its stored name
+    (``--task video --op-set O3D`` -> ``video_o3d``)."""
+    from .run.presets import preset_fields, resolve_op_set
 
-    return {f.name: getattr(args, f.name) for f in preset_fields(preset_cls) if getattr(args, f.name) is not None}
+    given = {f.name: getattr(args, f.name, None) for f in preset_fields(preset_cls)}
+    given = {k: v for k, v in given.items() if v is not None}
+    if task is not None and "op_set" in given and given["op_set"] != "":
+        given["op_set"] = resolve_op_set(task, given["op_set"])
+    return given
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The command line parser. ``argv`` is peeked at for a search or train command's ``--preset``:
     that preset's values are the documented defaults of its preset flags (tiny's without one).
     Raises SdasError for an unknown preset."""
-    from .run.presets import SEARCH_PRESETS, TRAIN_PRESETS
+    from .run.presets import VIDEO_TRAIN_PRESETS, search_presets, train_presets
 
     command, rest = (argv[0], argv[1:]) if argv else (None, ())
-    search_preset = _chosen_preset(rest if command == "search" else (), SEARCH_PRESETS)
-    train_preset = _chosen_preset(rest if command == "train" else (), TRAIN_PRESETS)
+    search_preset = _chosen_preset(rest if command == "search" else (), search_presets)
+    train_preset = _chosen_preset(rest if command == "train" else (), train_presets)
+    baseline_preset = _chosen_preset(rest if command == "baseline" else (), VIDEO_TRAIN_PRESETS)
 
     parser = ArgumentParser(prog="python -m sdas_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("search", help="run an SDAS (schedule A/B/C) or DAS search")
-    s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits) or paper (CIFAR10); its values are the defaults below")
+    s = sub.add_parser("search", help="run an SDAS (schedule A/B/C) or DAS search, on images or video")
+    s.add_argument("--task", **_TASK_ARGUMENT)
+    s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits; video: moving digits), paper (CIFAR10; "
+                   "video: Kinetics10) or micro; its values are the defaults below")
     s.add_argument("--schedule", default="A", help="A, B, C (SDAS) or das (all decisions at the end)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="run folder for genotype.json, decisions.json, metrics.csv")
@@ -141,13 +169,24 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_train_parser(sub, train_preset)
     _add_summary_parser(sub)
     _add_sweep_parser(sub)
+    _add_baseline_parser(sub, baseline_preset)
     return parser
 
 
+_TASK_ARGUMENT = dict(
+    default="image", type=str.lower, choices=("image", "video"),
+    help="image (default) or video: picks the presets of that task (--preset tiny --task video) and the op sets",
+)
+# Preset fields a baseline does not use: it is a torchvision model, not a cell network.
+BASELINE_UNUSED = ("network", "op_set", "K", "C1", "C2", "cutout", "drop_path", "auxiliary_weight")
+
+
 def _add_train_parser(sub, preset) -> None:
-    t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1)")
+    t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1, §7.1)")
     t.add_argument("--genotype", required=True, help="a genotype.json from a search run, or a reference name (darts_v2)")
-    t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits), paper (CIFAR10, §6.1) or imagenet; its values are the defaults below")
+    t.add_argument("--task", **_TASK_ARGUMENT)
+    t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits; video: moving digits), paper (CIFAR10, "
+                   "§6.1; video: Kinetics10, §7.1), imagenet or micro; its values are the defaults below")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -159,13 +198,35 @@ def _add_train_parser(sub, preset) -> None:
 
 def _add_summary_parser(sub) -> None:
     m = sub.add_parser("summary", help="parameters, mult-adds and output shape of an evaluation network")
-    m.add_argument("--genotype", default="darts_v2", help="a genotype.json or a reference name (darts_v2)")
-    m.add_argument("--network", default="cifar", help="registered network structure: cifar or imagenet")
+    m.add_argument("--genotype", help="a genotype.json or a reference name (default: darts_v2; the video network needs a video genotype.json)")
+    m.add_argument("--network", default="cifar", help="registered network structure: cifar, imagenet or video")
     m.add_argument("--K", type=int, help="normal cells per stage (default: the network's paper value)")
     m.add_argument("--C1", type=int, help="stem width (default: the network's paper value)")
     m.add_argument("--C2", type=int, help="first cell's output width (default: the network's paper value)")
-    m.add_argument("--num-classes", "--num_classes", dest="num_classes", type=int, help="default: 10 cifar, 1000 imagenet")
-    m.add_argument("--resolution", type=int, help="input H = W (default: 32 cifar, 224 imagenet)")
+    m.add_argument("--num-classes", "--num_classes", dest="num_classes", type=int, help="default: 10 cifar, 1000 imagenet, 10 video")
+    m.add_argument("--resolution", type=int, help="input H = W (default: 32 cifar, 224 imagenet, 112 video)")
+    m.add_argument("--frames", type=int, help="frames per clip, video only (default: 16, a 16x112x112 clip)")
+
+
+def _add_baseline_parser(sub, preset) -> None:
+    from .nets.baselines import BASELINES
+
+    b = sub.add_parser(
+        "baseline", help="train a hand-crafted video baseline (Fig. 10, Table 8) with the retraining loop",
+        description="Train a torchvision ResNet/ResNeXt inflated to clips (Fig. 10: 1xkxk convs, two temporal max "
+        "pools; the 3d variants add a 3x1x1 conv beside each spatial conv) from scratch, as 'train' does a genotype.",
+    )
+    b.add_argument("--arch", required=True, type=str.lower, choices=BASELINES, metavar="ARCH",
+                   help=f"one of {', '.join(BASELINES)} (case-insensitive)")
+    b.add_argument("--width", type=int, default=1, help="divide every layer's width by this (default: 1; Table 8: 4)")
+    b.add_argument("--preset", default="tiny", help="tiny (CPU, moving digits), paper (Kinetics10, §7.1) or micro; its values are the defaults below")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
+    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    b.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    b.add_argument("--force", action="store_true", help="replace the run already in --out")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_preset_flags(b, preset, exclude=BASELINE_UNUSED, task_flag=False)
 
 
 def _add_sweep_parser(sub) -> None:
@@ -237,10 +298,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .run.presets import SearchPreset, get_preset, override
+    from .run.presets import get_preset, override, search_presets
     from .run.search import Searcher
 
-    preset = override(get_preset(args.preset), **_overrides(args, SearchPreset))
+    base = get_preset(args.preset, search_presets(args.task))
+    preset = override(base, **_overrides(args, type(base), args.task))
     searcher = Searcher(
         preset, args.schedule, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
@@ -282,10 +344,11 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .run.presets import TRAIN_PRESETS, TrainPreset, get_preset, override
+    from .run.presets import get_preset, override, train_presets
     from .run.train import Trainer
 
-    preset = override(get_preset(args.preset, TRAIN_PRESETS), **_overrides(args, TrainPreset))
+    base = get_preset(args.preset, train_presets(args.task))
+    preset = override(base, **_overrides(args, type(base), args.task))
     trainer = Trainer(
         preset, args.genotype, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
@@ -298,13 +361,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .nets.complexity import count_mult_adds, count_parameters, human
     from .nets.evalnet import build_network, get_network
-    from .core.genotype import resolve_genotype
+    from .run.train import task_genotype
 
     spec = get_network(args.network)
-    genotype = resolve_genotype(args.genotype, cell_types=spec.cell_types, k=None)
+    task = "video" if spec.name == "video" else "image"
+    if args.genotype is None and task == "video":
+        raise SdasError("summary --network video needs --genotype: a video genotype.json (from 'search --task video')")
+    args.genotype = args.genotype or "darts_v2"
+    other = "--network video" if task == "image" else "--network cifar or imagenet"
+    genotype = task_genotype(args.genotype, task, spec.cell_types, where=f"the {spec.name} network", fix=f"use {other}")
     K, C1, C2 = (spec.K if args.K is None else args.K), (spec.C1 if args.C1 is None else args.C1), (spec.C2 if args.C2 is None else args.C2)
     classes = spec.num_classes if args.num_classes is None else args.num_classes
     shape = spec.input_shape(spec.resolution if args.resolution is None else args.resolution)
+    if args.frames is not None:
+        if task != "video":
+            raise SdasError(f"--frames is for clips: use it with --network video, not {args.network!r}")
+        if args.frames < 1:
+            raise SdasError(f"--frames must be a positive integer, got {args.frames}")
+        shape = (shape[0], args.frames, *shape[2:])  # (C, T, H, W)
     net = build_network(args.network, genotype, K=K, C1=C1, C2=C2, num_classes=classes, in_channels=shape[0], auxiliary=True)
     params, params_aux = count_parameters(net, exclude_auxiliary=True), count_parameters(net, exclude_auxiliary=False)
     mult_adds = count_mult_adds(net, shape)
@@ -328,7 +402,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary, "sweep": cmd_sweep}
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from .run.presets import VIDEO_TRAIN_PRESETS, get_preset, override
+    from .run.train import BaselineTrainer
+
+    base = get_preset(args.preset, VIDEO_TRAIN_PRESETS)
+    preset = override(base, **_overrides(args, type(base)))
+    trainer = BaselineTrainer(
+        preset, args.arch, args.width, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
+        force=args.force, progress=not args.no_progress,
+    )
+    result = trainer.run()
+    print(f"{args.arch} (width / {args.width}): {result.params:,} parameters, test accuracy {result.test_acc:.4f} "
+          f"({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
+    return 0
+
+
+COMMANDS = {
+    "search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary, "sweep": cmd_sweep,
+    "baseline": cmd_baseline,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

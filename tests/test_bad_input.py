@@ -77,7 +77,7 @@ def genotype_file(tmp_path: Path, doc) -> Path:
 
 
 def test_unknown_task(fails):
-    fails(["serch", "--out", "x"], r"unknown command 'serch' \(choose from 'search', 'count', 'train', 'summary', 'sweep'\); see 'python -m sdas_lib --help'")
+    fails(["serch", "--out", "x"], r"unknown command 'serch' \(choose from 'search', 'count', 'train', 'summary', 'sweep', 'baseline'\); see 'python -m sdas_lib --help'")
 
 
 def test_unknown_flag(fails, search):
@@ -102,6 +102,79 @@ def test_unknown_op_set(fails, search, train):
 def test_op_set_of_video_ops_for_the_image_network(fails, search, monkeypatch):
     monkeypatch.setitem(OP_SET_TABLE, "v3d", OpSetInfo("v3d", 3, OP_SET_TABLE["o2d"].ops))
     fails([*search, "--op_set", "v3d"], "--op_set 'v3d' has 3D ops but the image networks need 2D ones; choose one of: 'o2d'$")
+
+
+# -- video -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def video_search(search, tmp_path, monkeypatch):
+    """The tiny search command with --task video (moving digits, cached under tmp_path)."""
+    monkeypatch.setenv("SDAS_CACHE", str(tmp_path.parent / f"{tmp_path.name}-clips"))
+    return [*search[:-2], "--task", "video", "--resolution", "16", *search[-2:]]
+
+
+def test_unknown_task_flag(fails, search, train):
+    fails([*search, "--task", "audio"], r"argument --task: invalid choice: 'audio' \(choose from 'image', 'video'\)")
+    fails([*train, "--task", "audio"], r"argument --task: invalid choice: 'audio'")
+
+
+def test_op_sets_of_the_other_task(fails, search, video_search):
+    fails([*video_search, "--op-set", "o9d"], "unknown op set 'o9d' for --task video; choose one of: 'o2d', 'o3d', 'oadv'$")
+    fails([*search, "--op-set", "o3d"], r"op set 'o3d' is for --task video; --task image takes --op-set o2d \(or add --task video\)$")
+    fails([*search, "--ops", "OADV"], "op set 'OADV' is for --task video")
+    fails([*search, "--op-set", "video_oadv"], "--op_set 'video_oadv' has 3D ops but the image networks need 2D ones; choose one of: 'o2d'$")
+
+
+def test_image_op_set_in_a_video_preset():
+    from sdas_lib.errors import SdasError
+    from sdas_lib.run.presets import VIDEO_TINY, check_search_preset
+
+    with pytest.raises(SdasError) as err:
+        check_search_preset(override(VIDEO_TINY, op_set="o2d"))
+    assert str(err.value) == (
+        "--op_set 'o2d' has 2D ops but --task video needs a video op set; choose one of: 'video_o2d', 'video_o3d', "
+        "'video_oadv' (--op-set o2d, o3d, oadv)"
+    )
+
+
+def test_clip_smaller_than_the_video_network_minimum(fails, video_search, train):
+    fails([*video_search, "--resolution", "8"],
+          r"clip 8x8x8 \(TxHxW, --clip-len 8 --resolution 8\) is smaller than the video search network's minimum 2x16x16 "
+          r"\(stem H, W / 4, ST-reduction / 2, S-reduction H, W / 2\); try --clip-len 8 --resolution 16$")
+    fails([*video_search, "--clip-len", "1"], r"clip 1x16x16 .* minimum 2x16x16 .*; try --clip-len 2 --resolution 16$")
+    fails(["train", "--task", "video", "--genotype", "g.json", "--resolution", "12", "--out", "x"],
+          r"clip 8x12x12 .* smaller than the video network's minimum 2x16x16")
+
+
+def test_image_genotype_for_video_training_and_back(fails, tmp_path):
+    fails(["train", "--task", "video", "--genotype", "darts_v2", "--out", tmp_path / "run"],
+          r"'darts_v2' is an image genotype \(op set 'o2d', cells normal, reduce\) but --task video needs a video one "
+          r"\(cells normal, st_reduce, s_reduce\); search one with 'search --task video', or retrain this one with --task image$")
+    fails(["summary", "--network", "video", "--genotype", "darts_v2"],
+          "'darts_v2' is an image genotype .* but the video network needs a video one .*; use --network cifar or imagenet$")
+    fails(["summary", "--network", "video"], "summary --network video needs --genotype: a video genotype.json")
+    from sdas_lib.core.genotype import Genotype
+
+    cells = [[("skip_connect", 0), ("skip_connect", 1)]] * 4
+    path = tmp_path / "video.json"
+    Genotype.from_cells("video_o3d", {c: cells for c in ("normal", "st_reduce", "s_reduce")}).save(path)
+    fails(["train", "--genotype", path, "--out", tmp_path / "run"],
+          rf"'{path}' is a video genotype \(op set 'video_o3d', cells normal, st_reduce, s_reduce\) but --task image "
+          r"needs an image one \(cells normal, reduce\); retrain it with --task video$")
+    fails(["train", "--task", "video", "--op-set", "oadv", "--genotype", path, "--out", tmp_path / "run"],
+          "genotype uses op set 'video_o3d' but this network needs 'video_oadv'")
+    fails(["summary", "--genotype", "darts_v2", "--frames", "8"], "--frames is for clips: use it with --network video, not 'cifar'$")
+
+
+def test_bad_baseline_settings(fails, tmp_path):
+    out = tmp_path / "run"
+    fails(["baseline", "--arch", "res9-3d", "--out", out], r"argument --arch: invalid choice: 'res9-3d' \(choose from 'res50-2d', ")
+    fails(["baseline", "--arch", "res50-2d", "--width", "0", "--out", out], r"--width must be a positive integer .*, got 0$")
+    fails(["baseline", "--arch", "res50-2d", "--width", "3", "--out", out], "width divisor 3 does not divide")
+    fails(["baseline", "--arch", "res50-2d", "--clip-len", "2", "--out", out],
+          r"--clip_len 2: the baselines halve T twice with temporal max pools \(Fig. 10\); give at least 4 frames$")
+    fails(["baseline", "--arch", "res50-2d", "--K", "2", "--out", out], "unrecognized arguments: --K 2")
 
 
 def test_unknown_dataset(fails, search, train):
@@ -212,7 +285,7 @@ def test_genotype_of_another_op_set(fails, train, tmp_path, monkeypatch):
     doc = DARTS_V2.to_dict()
     doc["op_set"] = "o9d"
     path = genotype_file(tmp_path, doc)
-    fails([*train, "--genotype", path], f"genotype file '{path}': genotype uses an unknown op set 'o9d'; choose one of: 'o2d'$")
+    fails([*train, "--genotype", path], f"genotype file '{path}': genotype uses an unknown op set 'o9d'; choose one of: 'o2d', 'video_o2d', 'video_o3d', 'video_oadv'$")
     monkeypatch.setitem(OP_SET_TABLE, "v3d", OpSetInfo("v3d", 3, OP_SET_TABLE["o2d"].ops))
     doc["op_set"] = "v3d"
     path = genotype_file(tmp_path, doc)

@@ -10,7 +10,8 @@ import pytest
 import sdas_lib.cli as cli
 from sdas_lib.cli import build_parser, main
 from sdas_lib.run.presets import (
-    PAPER, TINY, TRAIN_IMAGENET, TRAIN_TINY, SearchPreset, TrainPreset, field_help, preset_fields,
+    PAPER, TINY, TRAIN_IMAGENET, TRAIN_TINY, VIDEO_PAPER, VIDEO_TRAIN_PAPER, VIDEO_TRAIN_TINY, SearchPreset, TrainPreset,
+    VideoSearchPreset, VideoTrainPreset, field_help, preset_fields,
 )
 
 
@@ -116,3 +117,41 @@ def test_help_of_an_unknown_preset_is_one_error_line(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "error: unknown preset 'huge'; choose one of: 'tiny', 'paper', 'micro'\n"
+
+
+def test_task_video_help_shows_the_video_presets(capsys):
+    text = help_of(capsys, "search", "--task", "video")
+    assert "preset overrides (defaults: the values of --preset tiny --task video)" in text
+    assert option_help(text, "--dataset").endswith("(default: moving_digits)")
+    assert option_help(text, "--clip-len").endswith("(default: 8)")
+    assert option_help(text, "--op-set").endswith("(default: video_oadv)")
+    assert option_help(text, "--task").startswith("--task {image,video} image (default) or video")
+    text = help_of(capsys, "train", "--preset", "paper", "--task", "video")
+    assert option_help(text, "--C2").endswith("(default: 128)") and option_help(text, "--test-clips").endswith("(default: 20)")
+    assert "--clip-len" not in help_of(capsys, "search")  # image presets have no clips
+
+
+@pytest.mark.parametrize("command, preset", [("search", VIDEO_PAPER), ("train", VIDEO_TRAIN_PAPER), ("baseline", VIDEO_TRAIN_TINY)])
+def test_every_video_field_is_documented_with_its_value(capsys, command, preset):
+    from sdas_lib.cli import BASELINE_UNUSED
+
+    task = [] if command == "baseline" else ["--task", "video"]
+    text = help_of(capsys, command, "--preset", preset.name, *task)
+    for f in preset_fields(type(preset)):
+        hyphen = f.name.replace("_", "-")
+        if command == "baseline" and f.name in BASELINE_UNUSED:
+            assert f"--{hyphen} " not in text  # the baselines are not cell networks
+            continue
+        entry = option_help(text, f"--{hyphen}")
+        assert field_help(f) in entry
+        value = getattr(preset, f.name)
+        assert entry.endswith(f"(default: {value if isinstance(value, str) else repr(value)})"), entry
+    for cls in (VideoSearchPreset, VideoTrainPreset):
+        for f in dataclasses.fields(cls):
+            assert 3 <= len(field_help(f)) <= 100, (cls.__name__, f.name)
+
+
+def test_baseline_help_names_the_architectures(capsys):
+    text = help_of(capsys, "baseline")
+    assert "one of res50-2d, res101-2d, resnext50-2d, resnext101-2d, res50-3d" in option_help(text, "--arch")
+    assert option_help(text, "--width").endswith("(default: 1; Table 8: 4)")

@@ -203,7 +203,7 @@ def test_bad_sizes_are_clear_errors():
 def test_registry_refuses_duplicates_and_names_choices():
     with pytest.raises(ValueError, match="already registered"):
         register_network(NETWORKS["cifar"])
-    with pytest.raises(SdasError, match="unknown network 'hexnet'; choose one of: 'cifar', 'imagenet'"):
+    with pytest.raises(SdasError, match="unknown network 'hexnet'; choose one of: 'cifar', 'imagenet', 'video'"):
         get_network("hexnet")
     assert isinstance(NETWORKS["cifar"], NetworkSpec)
     assert NETWORKS["cifar"].builder is CifarNetwork

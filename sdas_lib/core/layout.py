@@ -8,6 +8,37 @@ factorized reduction with that cell's stride (``prev_stride``), otherwise by a 1
 
 Everything here is integer arithmetic on names and strides, so it is tested without torch.
 Strides are ints for images (2) and (T, H, W) tuples for video ((2, 2, 2), (1, 2, 2)).
+
+The video network (Fig. 5c; the figure is missing from our copy of the paper, so this placement is
+the project's reading, :func:`video_layout`)::
+
+    clip (3, T, H, W)
+    -> stem: two per-frame 1×3×3 convs of stride (1, 2, 2)        (C1, T, H/4, W/4)
+    -> K normal cells
+    -> ST-reduction cell, stride (2, 2, 2)                         (T/2, H/8, W/8)
+    -> K normal cells
+    -> S-reduction cell, stride (1, 2, 2)                          (T/2, H/16, W/16)
+    -> K normal cells -> global average pool -> linear
+
+Why this placement:
+
+- §4.1: "the main purpose of stem layers is to reduce the spatial or temporal dimensions". The stem
+  reduces only space (H/4, W/4, as the ImageNet stem brings 224 to 28, here 112 to 28) and keeps
+  every frame, so the cells decide how time is modelled: time is reduced only by the searched
+  ST-reduction cell, which is why it exists. A per-frame stem also keeps the video O2D network a
+  truly per-frame network, so O2D against O3D (Table 6) compares the op sets alone.
+- Like the image networks, the cells form three stages of K normal cells separated by two
+  reduction cells (3K+2 cells), and the per-node width doubles at each reduction. Two reductions
+  fit Table 7/8's size: for K=2, C1=32, C2=128 the paper reports 0.93M parameters and 1.38G
+  mult-adds at 16×112×112; an example Oadv genotype gives 1.06M and 1.50G here
+  (tests/test_video_nets.py). A third reduction would add a stage of per-node width 256 and
+  several times the parameters. Caveat: at K=3 or C2=192 our mult-adds grow faster than Table 8's
+  (2.06G against 1.52G, 4.18G against 2.20G for that genotype), so the paper's cells may run on
+  smaller maps, or its counter differ; the missing figure would settle it.
+- ST before S: the hand-crafted baselines (Fig. 10) reduce time early (after stages 1 and 2), and
+  the captions of Figs. 12-13 list the cells in the order normal, ST-reduction, S-reduction.
+- A 16×112×112 clip reaches the head at 8×7×7, as the ImageNet network ends at 7×7; the tiny
+  8×16×16 clips end at 4×1×1, so T ≥ 2 at the head for every preset clip.
 """
 
 from __future__ import annotations
@@ -25,9 +56,91 @@ def is_reduction(stride) -> bool:
 
 def image_layout(K: int) -> list[str]:
     """Cell types of the image networks (Fig. 5a/b): K normal, reduce, K normal, reduce, K normal."""
+    _check_K(K)
+    return ["normal"] * K + ["reduce"] + ["normal"] * K + ["reduce"] + ["normal"] * K
+
+
+def video_layout(K: int) -> list[str]:
+    """Cell types of the video networks (Fig. 5c, our reading; module docstring):
+    K normal, ST-reduction, K normal, S-reduction, K normal."""
+    _check_K(K)
+    return ["normal"] * K + ["st_reduce"] + ["normal"] * K + ["s_reduce"] + ["normal"] * K
+
+
+def _check_K(K: int) -> None:
     if K < 1:
         raise SdasError(f"K (normal cells per stage) must be >= 1, got {K}")
-    return ["normal"] * K + ["reduce"] + ["normal"] * K + ["reduce"] + ["normal"] * K
+
+
+VIDEO_STEM_STRIDE = (1, 4, 4)
+"""How much the video stem reduces (T, H, W): two 1×3×3 convs of stride (1, 2, 2) (nets/stems.py)."""
+
+
+# -- feature sizes ----------------------------------------------------------------------------------
+
+
+def _per_dim(stride, ndim: int) -> tuple[int, ...]:
+    if isinstance(stride, tuple):
+        if len(stride) != ndim:
+            raise SdasError(f"stride {stride} has {len(stride)} dimensions; these features have {ndim}")
+        return stride
+    return (stride,) * ndim
+
+
+def reduced(size: Sequence[int], stride) -> tuple[int, ...]:
+    """Feature size after a stride: ceil(D / s) per dimension, as every padded op of a cell gives.
+
+    Args:
+        size: (H, W) or (T, H, W). stride: an int (every dimension) or a tuple like ``size``.
+    """
+    return tuple(-(-d // s) for d, s in zip(size, _per_dim(stride, len(size))))
+
+
+def feature_sizes(
+    size: Sequence[int], layout: Sequence[str], strides: Mapping[str, object], stem_stride=1,
+) -> list[tuple[int, ...]]:
+    """The feature size after the stem and after each cell of ``layout``: len(layout) + 1 entries.
+
+    Args:
+        size: the input's (H, W) or (T, H, W). layout, strides: as :func:`cell_plan`.
+        stem_stride: how much the stem reduces (:data:`VIDEO_STEM_STRIDE` for video, 1 for CIFAR).
+    """
+    sizes = [reduced(size, stem_stride)]
+    for name in layout:
+        sizes.append(reduced(sizes[-1], strides[name]))
+    return sizes
+
+
+def min_input_size(ndim: int, layout: Sequence[str], strides: Mapping[str, object], stem_stride=1) -> tuple[int, ...]:
+    """The smallest input the network's reductions can all halve: the product of its strides per
+    dimension, e.g. (2, 16, 16) for the video network (stem ×4 spatially, ST ×2, S ×2 spatially)."""
+    total = list(_per_dim(stem_stride, ndim))
+    for name in layout:
+        total = [t * s for t, s in zip(total, _per_dim(strides[name], ndim))]
+    return tuple(total)
+
+
+def check_input_size(shape: Sequence[int], minimum: Sequence[int], network: str) -> None:
+    """Refuse an input (N, C, [T,] H, W) of the wrong rank or smaller than ``minimum`` ([T,] H, W)."""
+    ndim = len(minimum)
+    names = ("T", "H", "W")[-ndim:]
+    want = "(N, C, T, H, W) clips" if ndim == 3 else "(N, C, H, W) images"
+    if len(shape) != ndim + 2:
+        raise SdasError(f"the {network} network takes {want}; got an input of shape {tuple(shape)}")
+    if any(d < m for d, m in zip(shape[2:], minimum)):
+        raise SdasError(
+            f"input {'x'.join(map(str, shape[2:]))} ({'x'.join(names)}) is too small for the {network} network: "
+            f"its reductions need at least {'x'.join(map(str, minimum))}"
+        )
+
+
+def check_strides(strides: Mapping[str, object], ndim: int) -> None:
+    """Image cell types need int strides; video ones 1 or a (T, H, W) tuple."""
+    for name, s in strides.items():
+        ok = isinstance(s, int) if ndim == 2 else (s == 1 or (isinstance(s, tuple) and len(s) == 3))
+        if not ok:
+            kind = "an int stride (1 or 2)" if ndim == 2 else "stride 1 or a (T, H, W) tuple such as (2, 2, 2)"
+            raise SdasError(f"cell type {name!r} has stride {s!r}; {ndim}D ops need {kind}")
 
 
 @dataclass(frozen=True)
@@ -92,4 +205,7 @@ def cell_plan(
     return plans
 
 
-__all__ = ["CellPlan", "cell_plan", "image_layout", "is_reduction"]
+__all__ = [
+    "CellPlan", "cell_plan", "image_layout", "video_layout", "is_reduction", "VIDEO_STEM_STRIDE", "reduced",
+    "feature_sizes", "min_input_size", "check_input_size", "check_strides",
+]

@@ -89,6 +89,43 @@ _add(OpSetInfo("o2d", 2, (
     ("dil_conv_5x5", "conv"),
 )))
 
+# Video sets (§4.2, Fig. 6, NOTES.md): features (N, C, T, H, W), kernels named T×H×W; k_t = 1 is a
+# per-frame ("2D") op. Builders: sdas_lib/ops/video.py.
+# O2D for video, 7 ops: O2D with 1×k×k kernels.
+_add(OpSetInfo("video_o2d", 3, (
+    ("skip_connect", "identity"),   # a 3D factorized reduction in a reduction cell
+    ("max_pool_1x3x3", "pool"),
+    ("avg_pool_1x3x3", "pool"),
+    ("sep_conv_1x3x3", "conv"),
+    ("sep_conv_1x5x5", "conv"),
+    ("dil_conv_1x3x3", "conv"),     # dilation (1, 2, 2)
+    ("dil_conv_1x5x5", "conv"),
+)))
+# O3D, 9 ops: video O2D without avg pool and the 1×5×5 dilated conv, then the 3D ops.
+_add(OpSetInfo("video_o3d", 3, (
+    ("skip_connect", "identity"),
+    ("max_pool_1x3x3", "pool"),
+    ("sep_conv_1x3x3", "conv"),
+    ("sep_conv_1x5x5", "conv"),
+    ("dil_conv_1x3x3", "conv"),
+    ("max_pool_3x3x3", "pool"),
+    ("sep3d_conv_3x3x3", "conv"),   # separable-3d (Fig. 6a): 1×3×3 ‖ 3×1×1 depthwise, summed
+    ("sep3d_conv_3x5x5", "conv"),
+    ("dil_sep3d_conv_3x3x3", "conv"),  # dilation 2 in T, H and W; applied once
+)))
+# Oadv, 9 ops: O3D without its two dilated convs, plus channel-wise scale and bias (Fig. 6b, 6c).
+_add(OpSetInfo("video_oadv", 3, (
+    ("skip_connect", "identity"),
+    ("max_pool_1x3x3", "pool"),
+    ("sep_conv_1x3x3", "conv"),
+    ("sep_conv_1x5x5", "conv"),
+    ("max_pool_3x3x3", "pool"),
+    ("sep3d_conv_3x3x3", "conv"),
+    ("sep3d_conv_3x5x5", "conv"),
+    ("channel_scale", "channelwise"),  # x · sigmoid(SE branch); strided: factorized reduction first
+    ("channel_bias", "channelwise"),   # x + SE branch, broadcast over (T, H, W)
+)))
+
 
 def op_set_info(name: str) -> OpSetInfo:
     """The table entry of stored op set ``name``, or an error listing the known ones."""

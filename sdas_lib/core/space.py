@@ -34,6 +34,11 @@ class CellType:
 
 NORMAL = CellType("normal", 1)
 REDUCE = CellType("reduce", 2)
+# Video (§4.1): the reduction cell splits in two. A video normal cell is NORMAL itself: stride 1
+# means "no stride" in every dimension, and the video op builders read it as (1, 1, 1).
+ST_REDUCE = CellType("st_reduce", (2, 2, 2))  # halves T, H and W
+S_REDUCE = CellType("s_reduce", (1, 2, 2))  # halves H and W, keeps every frame
+VIDEO_CELL_TYPES = (NORMAL, ST_REDUCE, S_REDUCE)
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class SearchSpace:
 
     @property
     def total_decisions(self) -> int:
-        """M = Σ over cell types of (E + N): 36 for the image space (§3.2)."""
+        """M = Σ over cell types of (E + N): 36 for the image space (§3.2), 54 for the video one."""
         return len(self.cell_types) * self.decisions_per_cell
 
     # -- as data ---------------------------------------------------------------------------------
@@ -146,3 +151,18 @@ class SearchSpace:
 
 
 IMAGE_SPACE = SearchSpace()
+
+
+def video_space(op_set: str, n_nodes: int = 4, k: int = 2) -> SearchSpace:
+    """The video search space: normal, ST-reduction and S-reduction cells (α/β for each), M = 54.
+
+    Args:
+        op_set: a stored video op set (``"video_o2d"``, ``"video_o3d"``, ``"video_oadv"``).
+        n_nodes, k: as :class:`SearchSpace`.
+    """
+    info = op_set_info(op_set)
+    if info.ndim != 3:
+        raise SdasError(
+            f"op set {op_set!r} has {info.ndim}D ops; the video space needs a video op set such as 'video_o3d'"
+        )
+    return SearchSpace(op_set, VIDEO_CELL_TYPES, n_nodes, k)

@@ -7,6 +7,11 @@ among fragments of other scans with pixel noise, a harder set that does not satu
 scale. Real data sets (CIFAR10 and its tiny subset through torchvision, ImageNet as an ImageFolder
 tree) are read from ``data_root`` when the user has them; see data/README.md.
 
+Video (layer ``data`` too): the embedded default is ``moving_digits``, clips of the same scans moving
+or turning, with coarse motion classes for the search and fine ones (``moving_digits_fine``) for
+transfer, as Kinetics10 is to Kinetics. Real sets (Kinetics10, Kinetics, UCF101, HMDB51) are read with
+PyAV from ``data_root`` and cut into clips as §5.2 says (:mod:`.video_clips`).
+
 Every run says which data set it used: :attr:`ImageData.description` goes into the log and the
 run's config.json.
 """
@@ -16,15 +21,21 @@ from __future__ import annotations
 import os
 
 from ..errors import SdasError, choices
-from .base import ImageData
+from .base import ImageData, VideoData
+from .classmap import ClassMapping
 from .batching import EpochBatches, SeededSamples, iterate_dataset, split_indices
 from .cifar import CIFAR10_URL, load_cifar10_data, load_cifar10_tiny_data
 from .cluttered import ClutteredDigitsConfig, load_cluttered_digits_data
 from .digits import load_digits_data
 from .imagenet import load_imagenet_data
+from .kinetics import load_kinetics10_data, load_kinetics_data
+from .moving_digits import MovingDigitsConfig, load_moving_digits_data
+from .ucf_hmdb import load_hmdb51_data, load_ucf101_data
+from .video_clips import PAPER_CLIPS, ClipSampling
 from .transforms import Cutout, cifar10_transforms, cutout_batch
 
 DATASETS = ("digits", "cifar10", "imagenet", "cluttered_digits", "cifar10_tiny")
+VIDEO_DATASETS = ("moving_digits", "moving_digits_fine", "kinetics10", "kinetics", "ucf101", "hmdb51")
 
 
 def load_image_data(name: str, root: str | os.PathLike = "data", resolution: int | None = None, cutout: int = 0) -> ImageData:
@@ -48,9 +59,41 @@ def load_image_data(name: str, root: str | os.PathLike = "data", resolution: int
     raise SdasError(f"unknown data set {name!r}; choose one of: {choices(DATASETS)}")
 
 
+def load_video_data(
+    name: str, root: str | os.PathLike = "data", resolution: int | None = None, clip_len: int | None = None,
+    sampling: ClipSampling | None = None, cache_dir: str | os.PathLike | None = None,
+) -> VideoData:
+    """Load a video data set by name: ``moving_digits`` (embedded default, coarse motion classes),
+    ``moving_digits_fine`` (its fine classes, for transfer), or from ``root``: ``kinetics10``
+    (Table 3's 10 groups), ``kinetics`` (every annotated class), ``ucf101``, ``hmdb51`` (split 1).
+
+    ``resolution`` and ``clip_len`` size the embedded clips; the file-backed sets take ``sampling``
+    (default: the paper's 16×112×112 crops of frames with short edge 128, 20 test clips), with
+    ``resolution``/``clip_len`` overriding its crop and length. ``cache_dir``: where the embedded
+    clips are cached (default ``$SDAS_CACHE`` or ``~/.cache/sdas``); the file-backed sets keep their
+    frame-count index in ``root`` (``.sdas_frame_counts.json``).
+    """
+    if name in ("moving_digits", "moving_digits_fine"):
+        labels = "coarse" if name == "moving_digits" else "fine"
+        return load_moving_digits_data(resolution=resolution, clip_len=clip_len, labels=labels, cache_dir=cache_dir)
+    if name not in VIDEO_DATASETS:
+        raise SdasError(f"unknown video data set {name!r}; choose one of: {choices(VIDEO_DATASETS)}")
+    s = sampling or PAPER_CLIPS
+    if resolution is not None or clip_len is not None:
+        import dataclasses
+
+        crop = resolution or s.crop
+        s = dataclasses.replace(s, crop=crop, short_edge=max(s.short_edge * crop // s.crop, crop), clip_len=clip_len or s.clip_len)
+    index_cache = os.path.join(root, ".sdas_frame_counts.json") if os.path.isdir(root) else None
+    loader = {"kinetics10": load_kinetics10_data, "kinetics": load_kinetics_data, "ucf101": load_ucf101_data, "hmdb51": load_hmdb51_data}[name]
+    return loader(root, sampling=s, index_cache=index_cache)
+
+
 __all__ = [
     "ImageData", "EpochBatches", "SeededSamples", "iterate_dataset", "split_indices", "load_cifar10_data",
     "load_cifar10_tiny_data", "ClutteredDigitsConfig", "load_cluttered_digits_data",
     "load_digits_data", "load_imagenet_data", "Cutout", "cifar10_transforms", "cutout_batch", "DATASETS",
-    "load_image_data",
+    "load_image_data", "VideoData", "ClassMapping", "VIDEO_DATASETS", "load_video_data", "ClipSampling", "PAPER_CLIPS",
+    "MovingDigitsConfig", "load_moving_digits_data", "load_kinetics10_data", "load_kinetics_data", "load_ucf101_data",
+    "load_hmdb51_data",
 ]

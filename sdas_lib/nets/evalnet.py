@@ -11,14 +11,19 @@ sizes (tests/test_evalnet.py pins them):
   before the same cells. C1 is the width of the first stem conv (NOTES.md: 24 in DARTS), the other
   two stem convs have 2·C1 channels, and the first cell reads a stem output twice as large (``prev_stride`` 2).
 
-Both carry an auxiliary classifier on the output of the second reduction cell (2/3 of the depth;
-§6.1 "auxiliary towers"), used only in training, and apply drop path ("path dropout") to the
-non-identity inputs of every node. The search network (:mod:`sdas_lib.nets.supernet`) is a separate
+- ``video`` (Fig. 5c, our reading of the missing figure; :mod:`sdas_lib.core.layout`): the per-frame
+  :class:`~sdas_lib.nets.stems.VideoStem` (C1 channels, H and W divided by 4), then the cells of
+  :func:`~sdas_lib.core.layout.video_layout` (K normal, ST-reduction, K normal, S-reduction,
+  K normal), 3D global pooling and a linear classifier, for clips (C, T, H, W).
+
+The image networks carry an auxiliary classifier on the output of the second reduction cell (2/3 of
+the depth; §6.1 "auxiliary towers"), used only in training. All apply drop path ("path dropout") to
+the non-identity inputs of every node. The search network (:mod:`sdas_lib.nets.supernet`) is a separate
 class; the two share only the op registry (:mod:`sdas_lib.ops`) and the channel bookkeeping
 (:func:`~sdas_lib.core.layout.cell_plan`, :func:`~sdas_lib.nets.stacking.preprocess`).
 
-Networks are built by name from :data:`NETWORKS` (``build_network("cifar", genotype, ...)``);
-a video network registers itself the same way with its own cell types and input shape.
+Networks are built by name from :data:`NETWORKS` (``build_network("cifar", genotype, ...)``,
+``build_network("video", genotype, ...)``), each with its cell types and input shape.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.genotype import CellGenotype, Genotype
-from ..core.layout import cell_plan, image_layout
-from ..core.space import NORMAL, REDUCE, CellType
+from ..core.layout import check_input_size, cell_plan, image_layout, min_input_size, video_layout
+from ..core.space import NORMAL, REDUCE, S_REDUCE, ST_REDUCE, CellType
 from ..errors import SdasError, choices
 from ..ops import get_op_set
 from .stacking import preprocess
+from .stems import VideoStem
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -181,8 +187,9 @@ class EvalNetwork(nn.Module):
     def extra_repr(self) -> str:
         # First line of print(net): the structure in one glance, before the module tree.
         n = sum(p.numel() for name, p in self.named_parameters() if not name.startswith("auxiliary_head."))
+        short = {"st_reduce": "ST", "s_reduce": "S"}
         return (
-            f"{self.network_name}, {len(self.cells)} cells [{' '.join(c[0].upper() for c in self.layout)}], "
+            f"{self.network_name}, {len(self.cells)} cells [{' '.join(short.get(c, c[0].upper()) for c in self.layout)}], "
             f"{n:,} parameters without the auxiliary head, drop_path_prob={self.drop_path_prob:g}\n"
             + str(self.genotype)
         )
@@ -206,16 +213,17 @@ def _check_sizes(C1: int, C2: int, n_nodes: int, num_classes: int, in_channels: 
     return C
 
 
-def _image_genotype(genotype: Genotype, cell_types: Sequence[CellType]) -> Genotype:
-    """Check the genotype fits an image network: its cell types and a 2D op set."""
+def _checked_genotype(genotype: Genotype, cell_types: Sequence[CellType], ndim: int = 2) -> Genotype:
+    """Check the genotype fits a network: its cell types and an op set of ``ndim``-D ops."""
     names = [c.name for c in cell_types]
     if list(genotype.cell_types) != names:
         # Re-validating through from_dict yields the standard message naming both sides.
         genotype = Genotype.from_dict(genotype.to_dict(), cell_types=names, k=None)
-    if get_op_set(genotype.op_set).ndim != 2:
+    if get_op_set(genotype.op_set).ndim != ndim:
+        kind = "image networks need a 2D op set such as 'o2d'" if ndim == 2 else (
+            "video network needs a video op set such as 'video_o3d'")
         raise SdasError(
-            f"genotype uses op set {genotype.op_set!r} ({get_op_set(genotype.op_set).ndim}D ops); "
-            f"the image networks need a 2D op set such as 'o2d'"
+            f"genotype uses op set {genotype.op_set!r} ({get_op_set(genotype.op_set).ndim}D ops); the {kind}"
         )
     n_nodes = {len(genotype[c].nodes) for c in names}
     if len(n_nodes) != 1:
@@ -223,7 +231,7 @@ def _image_genotype(genotype: Genotype, cell_types: Sequence[CellType]) -> Genot
     return genotype
 
 
-def _image_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_stem: int, stem_prev_stride,
+def _stack_cells(net: EvalNetwork, cell_types: Sequence[CellType], C: int, C_stem: int, stem_prev_stride,
                  search_ops: bool = False) -> int:
     """Append the cells of ``net.layout`` to ``net.cells``; returns the last cell's channels.
 
@@ -253,7 +261,7 @@ class CifarNetwork(EvalNetwork):
         K: normal cells per stage (6 in §6.1). C1: stem width (108). C2: first cell's output
             width (144 = 4 nodes × 36). num_classes, in_channels: data set's.
         auxiliary: build the auxiliary head (used in training only).
-        search_ops: build the cells with the supernet's ops (see :func:`_image_cells`).
+        search_ops: build the cells with the supernet's ops (see :func:`_stack_cells`).
     """
 
     network_name = "cifar"
@@ -261,11 +269,11 @@ class CifarNetwork(EvalNetwork):
 
     def __init__(self, genotype: Genotype, *, K: int = 6, C1: int = 108, C2: int = 144, num_classes: int = 10,
                  in_channels: int = 3, auxiliary: bool = True, search_ops: bool = False):
-        genotype = _image_genotype(genotype, self.cell_types)
+        genotype = _checked_genotype(genotype, self.cell_types)
         super().__init__(genotype, image_layout(K), num_classes)
         C = _check_sizes(C1, C2, len(genotype["normal"].nodes), num_classes, in_channels)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
-        C_last = _image_cells(self, self.cell_types, C, C1, 1, search_ops)
+        C_last = _stack_cells(self, self.cell_types, C, C1, 1, search_ops)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHead(self.aux_channels, num_classes, stride=3, bn_768=True)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -291,7 +299,7 @@ class ImageNetNetwork(EvalNetwork):
 
     def __init__(self, genotype: Genotype, *, K: int = 4, C1: int = 24, C2: int = 192, num_classes: int = 1000,
                  in_channels: int = 3, auxiliary: bool = True):
-        genotype = _image_genotype(genotype, self.cell_types)
+        genotype = _checked_genotype(genotype, self.cell_types)
         super().__init__(genotype, image_layout(K), num_classes)
         C = _check_sizes(C1, C2, len(genotype["normal"].nodes), num_classes, in_channels)
         Cs = 2 * C1
@@ -301,7 +309,7 @@ class ImageNetNetwork(EvalNetwork):
         )
         self.stem1 = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(Cs, Cs, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(Cs))
         # Both cell inputs of the first cell differ in resolution (stem0 is 2× larger): prev_stride 2.
-        C_last = _image_cells(self, self.cell_types, C, Cs, 2)
+        C_last = _stack_cells(self, self.cell_types, C, Cs, 2)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHead(self.aux_channels, num_classes, stride=2, bn_768=False)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)  # = DARTS' AvgPool2d(7) at 224×224
@@ -311,6 +319,47 @@ class ImageNetNetwork(EvalNetwork):
         s0 = self.stem0(x)  # (N, 2·C1, H/4, W/4)
         s1 = self.stem1(s0)  # (N, 2·C1, H/8, W/8)
         return s0, s1
+
+
+class VideoNetwork(EvalNetwork):
+    """Fig. 5c evaluation network: per-frame stem (C1) -> 3K+2 cells (N.. ST N.. S N..) -> 3D pool -> FC.
+
+    A 16×112×112 clip is 16×28×28 after the stem, 8×14×14 after the ST-reduction cell and 8×7×7
+    after the S-reduction cell (:func:`~sdas_lib.core.layout.feature_sizes`). Drop path works as in
+    the image networks.
+
+    No auxiliary head: the paper names auxiliary towers only for CIFAR10 (§6.1), and §7's video
+    settings (Table 7/8 sizes, 96 epochs, batch 64) mention none; with K=2 the network is 8 cells
+    deep, and DARTS' head is built for 8×8 and 7×7 image maps. ``auxiliary`` is accepted, so that
+    every registered builder takes the same arguments, and ignored.
+
+    Args:
+        genotype: a video genotype with cell types ``normal``, ``st_reduce``, ``s_reduce``.
+        K: normal cells per stage (2 in §7.1). C1: stem width (32). C2: first cell's output width
+            (128 = 4 nodes × 32). num_classes: 10 for Kinetics10. in_channels: 3 (RGB), 2 (flow).
+        search_ops: build the cells with the supernet's ops (see :func:`_stack_cells`).
+    """
+
+    network_name = "video"
+    cell_types = (NORMAL, ST_REDUCE, S_REDUCE)
+
+    def __init__(self, genotype: Genotype, *, K: int = 2, C1: int = 32, C2: int = 128, num_classes: int = 10,
+                 in_channels: int = 3, auxiliary: bool = False, search_ops: bool = False):
+        genotype = _checked_genotype(genotype, self.cell_types, ndim=3)
+        super().__init__(genotype, video_layout(K), num_classes)
+        C = _check_sizes(C1, C2, len(genotype["normal"].nodes), num_classes, in_channels)
+        self.stem = VideoStem(in_channels, C1)  # (N, C1, T, H/4, W/4)
+        C_last = _stack_cells(self, self.cell_types, C, C1, 1, search_ops)
+        self.aux_index = -1  # no auxiliary head (class docstring)
+        strides = {c.name: c.stride for c in self.cell_types}
+        self.min_input = min_input_size(3, self.layout, strides, VideoStem.stride)  # (T, H, W) = (2, 16, 16)
+        self.global_pooling = nn.AdaptiveAvgPool3d(1)
+        self.classifier = nn.Linear(C_last, num_classes)
+
+    def stem_forward(self, x):
+        check_input_size(x.shape, self.min_input, self.network_name)
+        s = self.stem(x)  # (N, C1, T, H/4, W/4)
+        return s, s
 
 
 # ----------------------------------------------------------------------------------------------
@@ -325,8 +374,9 @@ class NetworkSpec:
         name: registry key (``"cifar"``).
         builder: ``builder(genotype, *, K, C1, C2, num_classes, in_channels, auxiliary)``.
         cell_types: the genotype's cell types, in order.
-        input_shape: resolution -> the shape of one input without the batch dim, e.g. (3, 32, 32).
-        resolution: default input resolution. K, C1, C2, num_classes: the paper's sizes.
+        input_shape: resolution -> the shape of one input without the batch dim, e.g. (3, 32, 32),
+            or (3, 16, r, r) for a video network's 16-frame clips.
+        resolution: default input resolution. K, C1, C2, num_classes: the paper's evaluation sizes.
         description: one line for ``summary``.
     """
 
@@ -372,9 +422,15 @@ register_network(NetworkSpec(
     "imagenet", ImageNetNetwork, ("normal", "reduce"), lambda r: (3, r, r), 224, K=4, C1=24, C2=192, num_classes=1000,
     description="Fig. 5b mobile: three stride-2 stem convs, 3K+2 cells (DARTS NetworkImageNet)",
 ))
+PAPER_CLIP_LEN = 16  # frames per clip (§5.2: 16×112×112)
+register_network(NetworkSpec(
+    "video", VideoNetwork, ("normal", "st_reduce", "s_reduce"), lambda r: (3, PAPER_CLIP_LEN, r, r), 112,
+    K=2, C1=32, C2=128, num_classes=10,
+    description="Fig. 5c: per-frame stem (H, W / 4), 3K+2 cells with ST- and S-reduction, no auxiliary head",
+))
 
 
 __all__ = [
-    "EvalCell", "EvalNetwork", "CifarNetwork", "ImageNetNetwork", "AuxiliaryHead", "drop_path",
+    "EvalCell", "EvalNetwork", "CifarNetwork", "ImageNetNetwork", "VideoNetwork", "AuxiliaryHead", "drop_path",
     "NetworkSpec", "NETWORKS", "register_network", "get_network", "build_network",
 ]

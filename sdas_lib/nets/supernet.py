@@ -8,6 +8,10 @@ Network layout (Fig. 5a, NOTES.md): a 3×3 conv stem with C1 channels, then cell
 double at each reduction cell; C2 = n_nodes × C is the output width of the first cell, where C
 is the per-node width; global average pooling and a linear classifier. The channel bookkeeping is
 :func:`sdas_lib.core.layout.cell_plan`, shared with the evaluation networks.
+
+The same class is the video supernet (Fig. 5c) when the space's op set is a video one: the stem is
+then :class:`~sdas_lib.nets.stems.VideoStem` (per-frame, H and W divided by 4), the pooling is 3D,
+and the input is a clip (N, C, T, H, W); cells, α/β, decisions and pruning are the same code.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.discretization import DiscretizationState
-from ..core.layout import CellPlan, cell_plan
+from ..core.layout import CellPlan, cell_plan, check_input_size, check_strides, min_input_size
 from ..core.space import SearchSpace
 from ..errors import SdasError, choices
 from ..ops import get_op_set
 from .stacking import preprocess
+from .stems import VideoStem
 
 
 class ArchParameters(nn.Module):
@@ -180,15 +185,21 @@ class SearchCell(nn.Module):
 
 
 class SearchNetwork(nn.Module):
-    """Supernet of Fig. 5a: stem(C1) -> cells in ``layout`` -> global pool -> linear.
+    """Supernet of Fig. 5a (images) or 5c (video): stem(C1) -> cells in ``layout`` -> global pool -> linear.
+
+    The op set's dimensionality picks the stem and the pooling: a 3×3 conv stem and 2D pooling
+    for images (N, C, H, W); :class:`~sdas_lib.nets.stems.VideoStem` and 3D pooling for clips
+    (N, C, T, H, W).
 
     Args:
-        space: the search space (op set, cell types, nodes, k).
-        layout: cell type of each cell in order, e.g. :func:`image_layout` (K).
+        space: the search space (op set, cell types, nodes, k), e.g.
+            :data:`~sdas_lib.core.space.IMAGE_SPACE` or :func:`~sdas_lib.core.space.video_space`.
+        layout: cell type of each cell in order, e.g. :func:`image_layout` (K) or
+            :func:`~sdas_lib.core.layout.video_layout` (K).
         C1: stem output channels.
         C2: output channels of the first cell (= n_nodes × per-node width C).
         num_classes: classifier outputs.
-        in_channels: input image channels.
+        in_channels: input image or clip channels.
     """
 
     def __init__(self, space: SearchSpace, layout: Sequence[str], C1: int, C2: int, num_classes: int, in_channels: int = 3):
@@ -204,16 +215,22 @@ class SearchNetwork(nn.Module):
         unknown = sorted(set(layout) - set(space.cell_type_names))
         if unknown:
             raise SdasError(f"layout uses cell types {unknown} that the space lacks ({choices(space.cell_type_names)})")
-        if get_op_set(space.op_set).ndim != 2:
-            raise SdasError(f"SearchNetwork is the image network; op set {space.op_set!r} is for video")
+        ndim = get_op_set(space.op_set).ndim
+        strides = {c.name: c.stride for c in space.cell_types}
+        check_strides(strides, ndim)
         self.space = space
         self.layout = list(layout)
         self.arch = ArchParameters(space)
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
-        strides = {c.name: c.stride for c in space.cell_types}
+        if ndim == 2:
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, C1, 3, padding=1, bias=False), nn.BatchNorm2d(C1))
+            stem_stride = 1
+        else:
+            self.stem = VideoStem(in_channels, C1)  # (N, C1, T, H/4, W/4)
+            stem_stride = VideoStem.stride
+        self.min_input = min_input_size(ndim, self.layout, strides, stem_stride)  # ([T,] H, W)
         plans = cell_plan(self.layout, strides, C1, C2 // space.n_nodes, {c: space.n_nodes for c in strides})
         self.cells = nn.ModuleList(SearchCell(space, plan) for plan in plans)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool = nn.AdaptiveAvgPool2d(1) if ndim == 2 else nn.AdaptiveAvgPool3d(1)
         self.classifier = nn.Linear(plans[-1].C_out, num_classes)
         self._complete: dict[str, tuple[bool, bool]] = {c: (False, False) for c in space.cell_type_names}
 
@@ -244,7 +261,10 @@ class SearchNetwork(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, detach_arch: bool = False) -> torch.Tensor:
-        """Logits (N, num_classes). ``detach_arch`` for the w step: α/β enter as constants."""
+        """Logits (N, num_classes) of images (N, C, H, W) or clips (N, C, T, H, W).
+
+        ``detach_arch`` for the w step: α/β enter as constants."""
+        check_input_size(x.shape, self.min_input, "search")
         w = self.arch_weights(detach_arch)
         if detach_arch:  # Python floats: the cells fuse each scaling into its addition
             w = {c: (None if a is None else a.tolist(), None if b is None else b.tolist()) for c, (a, b) in w.items()}

@@ -152,6 +152,10 @@ class RunLoop:
         fmt = memory_format_for(x.dim(), self.preset.channels_last)
         return x.to(self.device, memory_format=fmt, non_blocking=True), y.to(self.device, non_blocking=True)
 
+    def input_to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """Network inputs on the run's device, in the memory format of their rank."""
+        return x.to(self.device, memory_format=memory_format_for(x.dim(), self.preset.channels_last), non_blocking=True)
+
     def model_to_device(self, net: torch.nn.Module, input_rank: int) -> torch.nn.Module:
         return net.to(self.device, memory_format=memory_format_for(input_rank, self.preset.channels_last))
 

@@ -3,12 +3,20 @@
 Override a field with ``dataclasses.replace(preset, epochs=5)`` or on the CLI (``--epochs 5``).
 There is no global mutable config. Each field's meaning is its ``metadata["help"]`` (see
 :func:`field_help`): the one place it is written, shown by ``--help`` beside the field's flag.
+
+Two tasks, one table of presets each (:func:`search_presets`, :func:`train_presets`): image presets
+are :class:`SearchPreset` / :class:`TrainPreset`; video presets are their subclasses
+:class:`VideoSearchPreset` / :class:`VideoTrainPreset`, which add the clip length and the test
+clips per video. A preset's task is its class's (``preset.task``), so ``--task video --preset tiny``
+picks the video table's ``tiny``, and an image preset's fields (and its runs' checkpoints) are what
+they were before video existed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 from ..errors import SdasError, choices
 
@@ -26,6 +34,8 @@ def field_help(f: dataclasses.Field) -> str:
 @dataclass(frozen=True)
 class SearchPreset:
     """Settings of one architecture search (paper §5.3, §6.1; DARTS for what the paper leaves out)."""
+
+    task: ClassVar[str] = "image"  # images (N, C, H, W); VideoSearchPreset: clips (N, C, T, H, W)
 
     name: str = _field("paper", "the preset's name")
     # -- data
@@ -112,11 +122,84 @@ MICRO = dataclasses.replace(
 SEARCH_PRESETS: dict[str, SearchPreset] = {"tiny": TINY, "paper": PAPER, "micro": MICRO}
 
 
+@dataclass(frozen=True)
+class VideoSearchPreset(SearchPreset):
+    """Settings of one video architecture search (§4, §5.3, §7.1): clips (N, C, T, H, W), three cell types.
+
+    The search space is :func:`~sdas_lib.core.space.video_space` (normal, ST-reduction and
+    S-reduction cells, M = 54) and the network :func:`~sdas_lib.core.layout.video_layout`.
+    """
+
+    task: ClassVar[str] = "video"
+
+    dataset: str = _field(
+        "kinetics10", "moving_digits, moving_digits_fine (embedded); kinetics10, kinetics, ucf101, hmdb51 (under data_root)"
+    )
+    resolution: int = _field(112, "clip height = width, in pixels (the crop)")
+    op_set: str = _field("video_oadv", "candidate operation set: o2d, o3d or oadv (stored as video_o2d, ...)")
+    K: int = _field(2, "normal cells per stage of the video search network (Fig. 5c)")
+    C1: int = _field(16, "stem width (channels)")
+    epochs: int = _field(96, "search epochs; the decisions are spread over their iterations")
+    batch_size: int = _field(64, "clips per batch (w-train and α/β-val batches alike)")
+    eval_every: int = _field(8, "epochs between relaxed/discrete test evaluations (always after the last)")
+    clip_len: int = _field(16, "frames per clip (T)")
+    test_clips: int = _field(20, "clips per test video whose softmax scores are averaged (§5.2: 20)")
+
+
+# The tiny video search: CPU, minutes, the embedded moving digits (8 frames of 16×16, 750 w-train
+# clips: T = 8 epochs × 11 = 88 iterations, as the image tiny preset). 16×16 is the smallest clip
+# the video network takes (the stem divides H, W by 4, the two reduction cells by 2 each), and the
+# clips end at 4×1×1 before the head. α/β at 3e-2, one thread: the image tiny preset's reasons.
+VIDEO_TINY = VideoSearchPreset(
+    name="tiny",
+    dataset="moving_digits",
+    resolution=16,
+    clip_len=8,
+    test_clips=1,
+    K=1,
+    C1=16,
+    C2=32,
+    epochs=8,
+    batch_size=64,
+    arch_lr=3e-2,
+    bn_recalibration_batches=5,
+    eval_every=8,
+    checkpoint_every=20,
+    num_workers=0,
+    threads=1,
+)
+
+# The paper's video search (§5.3, §7.1): Kinetics10, 16×112×112 clips, K=2, C1=16, C2=64, 96 epochs,
+# batch 64, Oadv (the main set; --op-set picks O2D or O3D for Table 6). Test accuracies every 8
+# epochs rather than every epoch: each is three passes over the validation set with 20 clips a video.
+VIDEO_PAPER = VideoSearchPreset()
+
+# micro: seconds, for tests: 4 frames of 16×16, narrow cells, one epoch of 5 iterations.
+VIDEO_MICRO = dataclasses.replace(
+    VIDEO_TINY, name="micro", clip_len=4, C1=8, C2=16, epochs=1, batch_size=128, bn_recalibration_batches=2,
+    checkpoint_every=2,
+)
+
+VIDEO_SEARCH_PRESETS: dict[str, VideoSearchPreset] = {"tiny": VIDEO_TINY, "paper": VIDEO_PAPER, "micro": VIDEO_MICRO}
+
+
 def get_preset(name: str, table: dict | None = None):
     table = SEARCH_PRESETS if table is None else table
     if name not in table:
         raise SdasError(f"unknown preset {name!r}; choose one of: {choices(table)}")
     return table[name]
+
+
+def _task_table(tables: dict, task: str) -> dict:
+    key = str(task).lower()
+    if key not in tables:
+        raise SdasError(f"unknown task {task!r}; choose one of: {choices(tables)}")
+    return tables[key]
+
+
+def search_presets(task: str = "image") -> dict:
+    """The search presets of ``task`` (``"image"`` or ``"video"``), by name."""
+    return _task_table({"image": SEARCH_PRESETS, "video": VIDEO_SEARCH_PRESETS}, task)
 
 
 def override(preset, **changes):
@@ -133,15 +216,73 @@ def override(preset, **changes):
 
 
 def check_op_set(name: str, ndim: int = 2) -> None:
-    """The op set must be registered and have ``ndim``-D ops (2 for the image networks)."""
-    from ..core.opsets import OP_SET_TABLE, op_set_info
+    """The op set must be registered and have ``ndim``-D ops (2 for the image networks, 3 for video)."""
+    from ..core.opsets import OP_SET_TABLE, STORED_NAMES, op_set_info
 
     ops = op_set_info(name)  # unknown name: lists the known sets
     if ops.ndim != ndim:
         fitting = [n for n, s in OP_SET_TABLE.items() if s.ndim == ndim]
+        if ndim == 3:
+            short = [s for (t, s), n in STORED_NAMES.items() if t == "video" and n in OP_SET_TABLE]
+            raise SdasError(
+                f"--op_set {name!r} has {ops.ndim}D ops but --task video needs a video op set; "
+                f"choose one of: {choices(fitting)} (--op-set {', '.join(short)})"
+            )
         raise SdasError(
             f"--op_set {name!r} has {ops.ndim}D ops but the image networks need {ndim}D ones; "
             f"choose one of: {choices(fitting)}"
+        )
+
+
+def resolve_op_set(task: str, name: str) -> str:
+    """The stored op set for ``--task`` and ``--op-set`` (case-insensitive): ('video', 'O3D') -> 'video_o3d'.
+
+    Image runs take the stored name as it is (``o2d``; a wrong one is refused by :func:`check_op_set`).
+    A short name of the other task gets a line that says which task it belongs to.
+    """
+    from ..core.opsets import OP_SET_TABLE, STORED_NAMES, TASKS, stored_op_set_name
+
+    task, key = str(task).lower(), str(name).lower()
+    if task not in TASKS:
+        raise SdasError(f"unknown task {task!r}; choose one of: {choices(TASKS)}")
+    if (task, key) in STORED_NAMES or (task == "video" and key not in OP_SET_TABLE):
+        return stored_op_set_name(task, key)  # unknown: lists this task's short names
+    if key in OP_SET_TABLE:
+        return key  # a stored name; its rank is checked with the preset
+    others = [t for (t, s) in STORED_NAMES if s == key and t != task]
+    if others:
+        fitting = [s for (t, s) in STORED_NAMES if t == task]
+        raise SdasError(
+            f"op set {name!r} is for --task {others[0]}; --task {task} takes --op-set {', '.join(fitting)} "
+            f"(or add --task {others[0]})"
+        )
+    return name  # unknown: op_set_info names the known sets
+
+
+def check_clip_size(clip_len: int, resolution: int, K: int, what: str = "video network") -> None:
+    """A clip (T = clip_len, H = W = resolution) must be at least the video network's minimum, the
+    product of its strides per dimension (:func:`~sdas_lib.core.layout.min_input_size`): 2×16×16."""
+    from ..core.layout import VIDEO_STEM_STRIDE, min_input_size, video_layout
+    from ..core.space import VIDEO_CELL_TYPES
+
+    minimum = min_input_size(3, video_layout(K), {c.name: c.stride for c in VIDEO_CELL_TYPES}, VIDEO_STEM_STRIDE)
+    if clip_len < minimum[0] or resolution < minimum[1]:
+        raise SdasError(
+            f"clip {clip_len}x{resolution}x{resolution} (TxHxW, --clip-len {clip_len} --resolution {resolution}) is "
+            f"smaller than the {what}'s minimum {'x'.join(map(str, minimum))} (stem H, W / 4, ST-reduction / 2, "
+            f"S-reduction H, W / 2); try --clip-len {max(clip_len, minimum[0])} --resolution {max(resolution, minimum[1])}"
+        )
+
+
+def _check_video_fields(p) -> None:
+    """clip_len and test_clips of a video preset."""
+    for name in ("clip_len", "test_clips"):
+        if getattr(p, name) < 1:
+            raise SdasError(f"--{name} must be a positive integer, got {getattr(p, name)}")
+    if p.dataset.startswith("moving_digits") and p.test_clips != 1:
+        raise SdasError(
+            f"--test_clips {p.test_clips}: the embedded moving digits have one clip per test video; use "
+            f"--test_clips 1 (the file-backed video sets take several, 20 in §5.2)"
         )
 
 
@@ -156,8 +297,13 @@ def check_search_preset(p: SearchPreset) -> None:
             f"--k {p.k} is larger than the {n_inputs} predecessors available to the first intermediate "
             f"node (the cell's two inputs); choose --k between 1 and {n_inputs}"
         )
-    check_op_set(p.op_set)
-    if p.resolution % 4:
+    if p.task == "video":
+        check_op_set(p.op_set, ndim=3)
+        _check_video_fields(p)
+        check_clip_size(p.clip_len, p.resolution, p.K, "video search network")
+    else:
+        check_op_set(p.op_set)
+    if p.task == "image" and p.resolution % 4:
         raise SdasError(
             f"--resolution {p.resolution} must be divisible by 4: the two reduction cells halve it with "
             f"factorized reductions that need even sizes; try --resolution {4 * max(1, round(p.resolution / 4))}"
@@ -182,7 +328,8 @@ def preset_fields(preset_cls) -> list[dataclasses.Field]:
 
 __all__ = [
     "SearchPreset", "TINY", "PAPER", "MICRO", "SEARCH_PRESETS", "get_preset", "override",
-    "check_search_preset", "check_op_set", "preset_fields", "field_help",
+    "check_search_preset", "check_op_set", "preset_fields", "field_help", "VideoSearchPreset", "VIDEO_TINY",
+    "VIDEO_PAPER", "VIDEO_MICRO", "VIDEO_SEARCH_PRESETS", "search_presets", "resolve_op_set", "check_clip_size",
 ]
 
 
@@ -193,6 +340,8 @@ __all__ = [
 @dataclass(frozen=True)
 class TrainPreset:
     """Settings of one retraining run (§5.2, §6.1, ImageNet mobile §6.2; DARTS for the rest)."""
+
+    task: ClassVar[str] = "image"  # images (N, C, H, W); VideoTrainPreset: clips (N, C, T, H, W)
 
     name: str = _field("paper", "the preset's name")
     # -- data
@@ -288,12 +437,81 @@ TRAIN_PRESETS: dict[str, TrainPreset] = {
 LR_SCHEDULES = ("cosine", "exponential")
 
 
+@dataclass(frozen=True)
+class VideoTrainPreset(TrainPreset):
+    """Settings of one video retraining run (§5.2, §7.1): a found video genotype in the video network
+    (Fig. 5c), or a hand-crafted baseline (Fig. 10, Table 8) with the same loop."""
+
+    task: ClassVar[str] = "video"
+
+    dataset: str = _field(
+        "kinetics10", "moving_digits, moving_digits_fine (embedded); kinetics10, kinetics, ucf101, hmdb51 (under data_root)"
+    )
+    resolution: int = _field(112, "clip height = width, in pixels (the crop)")
+    network: str = _field("video", "evaluation network structure: video (Fig. 5c)")
+    op_set: str = _field("", "op set the genotype must use: o2d, o3d, oadv, or empty for any video set")
+    K: int = _field(2, "normal cells per stage of the evaluation network")
+    C1: int = _field(32, "stem width (channels)")
+    C2: int = _field(128, "first cell's output width (channels)")
+    epochs: int = _field(96, "training epochs")
+    batch_size: int = _field(64, "training clips per batch")
+    cutout: int = _field(0, "cutout is for images; video clips take 0")
+    drop_path: float = _field(0.0, "final drop path probability, ramped linearly from 0 over the epochs")
+    auxiliary_weight: float = _field(0.0, "the video network has no auxiliary head: 0")
+    eval_batch_size: int = _field(64, "test clips per batch (the clips of one video stay together)")
+    clip_len: int = _field(16, "frames per clip (T)")
+    test_clips: int = _field(20, "clips per test video whose softmax scores are averaged (§5.2: 20)")
+
+
+# The paper's video retraining (§7.1): Kinetics10, 16×112×112 clips, K=2, C1=32, C2=128, 96 epochs,
+# batch 64, 20 test clips per video. The paper names no other setting for video: SGD lr 0.025
+# cosine, wd 3e-4 as for CIFAR (DARTS); no drop path and no auxiliary head (§6.1 names them for
+# CIFAR10 only); no cutout (an image augmentation; clips get a random crop and flip, §5.2).
+VIDEO_TRAIN_PAPER = VideoTrainPreset()
+
+# tiny: the embedded moving digits at the tiny search's clip size (8×16×16), K=1 with wider cells.
+VIDEO_TRAIN_TINY = VideoTrainPreset(
+    name="tiny",
+    dataset="moving_digits",
+    resolution=16,
+    clip_len=8,
+    test_clips=1,
+    K=1,
+    C1=16,
+    C2=48,
+    epochs=15,
+    batch_size=64,
+    lr=0.05,
+    eval_batch_size=256,
+    checkpoint_every=20,
+    num_workers=0,
+    threads=1,
+)
+
+# micro: seconds, for tests (4 frames of 16×16, narrow cells, one epoch of 11 iterations).
+VIDEO_TRAIN_MICRO = dataclasses.replace(VIDEO_TRAIN_TINY, name="micro", clip_len=4, C1=8, C2=16, epochs=1, batch_size=128)
+
+VIDEO_TRAIN_PRESETS: dict[str, VideoTrainPreset] = {
+    "tiny": VIDEO_TRAIN_TINY, "paper": VIDEO_TRAIN_PAPER, "micro": VIDEO_TRAIN_MICRO,
+}
+
+
+def train_presets(task: str = "image") -> dict:
+    """The retraining presets of ``task`` (``"image"`` or ``"video"``), by name."""
+    return _task_table({"image": TRAIN_PRESETS, "video": VIDEO_TRAIN_PRESETS}, task)
+
+
 def check_train_preset(p: TrainPreset, n_nodes: int = 4) -> None:
     """Reject impossible retraining settings with one clear line each."""
     for name in ("epochs", "batch_size", "K", "C1", "C2", "resolution", "eval_batch_size"):
         if getattr(p, name) < 1:
             raise SdasError(f"--{name} must be a positive integer, got {getattr(p, name)}")
-    check_op_set(p.op_set)
+    if p.task == "video":
+        _check_video_train_preset(p)
+    else:
+        check_op_set(p.op_set)
+        if p.network == "video":
+            raise SdasError("--network video takes clips; retrain a video genotype with --task video")
     if p.C2 % n_nodes:
         raise SdasError(
             f"--C2 {p.C2} must be divisible by the number of intermediate nodes ({n_nodes}); "
@@ -323,4 +541,22 @@ def check_train_preset(p: TrainPreset, n_nodes: int = 4) -> None:
         raise SdasError("--checkpoint_every and --eval_every must be >= 1")
 
 
-__all__ += ["TrainPreset", "TRAIN_TINY", "TRAIN_PAPER", "TRAIN_IMAGENET", "TRAIN_MICRO", "TRAIN_PRESETS", "check_train_preset"]
+def _check_video_train_preset(p: VideoTrainPreset) -> None:
+    """What only a video retraining preset can get wrong."""
+    if p.op_set:
+        check_op_set(p.op_set, ndim=3)
+    if p.network != "video":
+        raise SdasError(f"--network {p.network!r} is an image network; --task video trains the 'video' network (--network video)")
+    _check_video_fields(p)
+    check_clip_size(p.clip_len, p.resolution, p.K)
+    if p.cutout:
+        raise SdasError(f"--cutout {p.cutout}: cutout is an image augmentation; video clips take --cutout 0")
+    if p.auxiliary_weight:
+        raise SdasError(f"--auxiliary_weight {p.auxiliary_weight}: the video network has no auxiliary head; use 0")
+
+
+__all__ += [
+    "TrainPreset", "TRAIN_TINY", "TRAIN_PAPER", "TRAIN_IMAGENET", "TRAIN_MICRO", "TRAIN_PRESETS", "check_train_preset",
+    "VideoTrainPreset", "VIDEO_TRAIN_TINY", "VIDEO_TRAIN_PAPER", "VIDEO_TRAIN_MICRO", "VIDEO_TRAIN_PRESETS",
+    "train_presets",
+]

@@ -8,6 +8,12 @@ Each iteration t = 1..T:
 
 DAS is the same loop with the ``das`` schedule: every decision at t = T.
 
+The same loop searches video cells when the preset is a video one
+(:class:`~sdas_lib.run.presets.VideoSearchPreset`): the space is
+:func:`~sdas_lib.core.space.video_space` (normal, ST-reduction and S-reduction cells, M = 54), the
+supernet follows :func:`~sdas_lib.core.layout.video_layout`, the data are clips, and a test video of
+several clips is scored by the mean of their softmax scores (§5.2). Nothing else changes.
+
 A run folder holds config.json, log.txt, metrics.csv (per epoch), decisions.json (the full
 history), genotype.json and checkpoint.pt (plus checkpoint.prev.pt, the one before it).
 
@@ -42,14 +48,15 @@ from ..core.discretization import Decision, DiscretizationState, decide
 from ..core.counting import count_valid_architectures
 from ..core.genotype import Genotype
 from ..core.history import arch_snapshot, history_document
-from ..core.layout import image_layout
+from ..core.layout import image_layout, video_layout
 from ..core.schedule import get_schedule
-from ..core.space import NORMAL, REDUCE, SearchSpace
-from ..data import EpochBatches, ImageData, iterate_dataset, load_image_data, split_indices
+from ..core.space import NORMAL, REDUCE, SearchSpace, video_space
+from ..data import EpochBatches, ImageData, split_indices
 from ..errors import SdasError
 from ..files import atomic_write_json, atomic_write_text
 from ..nets.supernet import SearchNetwork, prune_optimizer
 from .faults import kill_point
+from .inputs import clips_per_test_sample, iterate_test_set, load_run_data, score_test_batch
 from .loop import RunLoop
 from .presets import SearchPreset, check_search_preset
 
@@ -81,6 +88,19 @@ def image_space(preset: SearchPreset) -> SearchSpace:
     return SearchSpace(preset.op_set, (NORMAL, REDUCE), preset.n_nodes, preset.k)
 
 
+def search_space(preset: SearchPreset) -> SearchSpace:
+    """The preset's search space: normal and reduction cells for images, normal, ST- and
+    S-reduction cells for video (M = 36 or 54)."""
+    if preset.task == "video":
+        return video_space(preset.op_set, preset.n_nodes, preset.k)
+    return image_space(preset)
+
+
+def search_layout(preset: SearchPreset) -> list[str]:
+    """Cell types of the preset's search network, in order (Fig. 5a or 5c)."""
+    return video_layout(preset.K) if preset.task == "video" else image_layout(preset.K)
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(1) == y).float().mean().item()
 
@@ -89,7 +109,8 @@ class Searcher(RunLoop):
     """One SDAS/DAS search; :meth:`run` executes it, resuming from ``out_dir`` if asked.
 
     Args:
-        preset: the settings (``presets.TINY``, ``presets.PAPER`` or a replaced copy).
+        preset: the settings (``presets.TINY``, ``presets.PAPER``, a video preset such as
+            ``presets.VIDEO_TINY``, or a replaced copy).
         schedule: ``"A"``, ``"B"``, ``"C"`` (SDAS) or ``"das"``.
         seed: seeds weight init and data order.
         device: where to compute (``"cpu"``, ``"cuda"``); nothing is hard-coded.
@@ -97,7 +118,7 @@ class Searcher(RunLoop):
         resume / force: continue the run in ``out_dir`` / replace it.
         progress: show a tqdm progress bar.
         log: where log lines go besides log.txt (default: print).
-        data: an already loaded :class:`ImageData` (default: load ``preset.dataset``).
+        data: an already loaded :class:`ImageData` or :class:`VideoData` (default: load ``preset.dataset``).
     """
 
     METRIC_FIELDS = METRIC_FIELDS
@@ -115,8 +136,8 @@ class Searcher(RunLoop):
         self.schedule = get_schedule(schedule)
         super().__init__(preset, seed, device, progress, log)
         self.progress_label = f"search {self.schedule_name}"
-        self.space = image_space(preset)
-        self.data = data or load_image_data(preset.dataset, preset.data_root, preset.resolution)
+        self.space = search_space(preset)
+        self.data = data or load_run_data(preset)
         w_idx, a_idx = split_indices(len(self.data.train), preset.train_portion, preset.split_seed)
         self.w_batches = EpochBatches(self.data.train, w_idx, preset.batch_size, seed, preset.num_workers, "w-train split")
         self.a_batches = EpochBatches(self.data.train, a_idx, preset.batch_size, seed + 7919, preset.num_workers, "α/β-val split")
@@ -130,7 +151,7 @@ class Searcher(RunLoop):
     def _build(self) -> None:
         p = self.preset
         torch.manual_seed(self.seed)
-        net = SearchNetwork(self.space, image_layout(p.K), p.C1, p.C2, self.data.num_classes, self.data.in_channels)
+        net = SearchNetwork(self.space, search_layout(p), p.C1, p.C2, self.data.num_classes, self.data.in_channels)
         self.net = self.model_to_device(net, 1 + len(self.data.input_shape))
         self.w_opt = self._make_w_opt()
         self.a_opt = torch.optim.Adam(
@@ -155,7 +176,7 @@ class Searcher(RunLoop):
     def config(self) -> dict:
         """What defines the run; a resume must match it."""
         return {
-            "preset": asdict(self.preset), "schedule": self.schedule_name, "seed": self.seed,
+            "preset": asdict(self.preset), "task": self.preset.task, "schedule": self.schedule_name, "seed": self.seed,
             "dataset": self.data.description, "space": self.space.to_dict(), "T": self.T, "M": self.M,
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
         }
@@ -248,11 +269,13 @@ class Searcher(RunLoop):
 
     @torch.no_grad()
     def test_accuracy(self, net: SearchNetwork) -> float:
+        """Test accuracy of ``net``; a video of several test clips by the mean of their softmax scores (§5.2)."""
         net.eval()
         correct = total = 0
-        for x, y in iterate_dataset(self.data.test, self.preset.batch_size, self.preset.num_workers):
-            x, y = self.to_device(x, y)
-            correct += (net(x).argmax(1) == y).sum().item()
+        multi_clip = clips_per_test_sample(self.data) > 1
+        for x, y in iterate_test_set(self.data, self.preset.batch_size, self.preset.num_workers):
+            scores, _ = score_test_batch(net, x, multi_clip, self.input_to_device)
+            correct += (scores.argmax(1) == y.to(scores.device)).sum().item()
             total += len(y)
         return correct / max(total, 1)
 
@@ -298,8 +321,8 @@ class Searcher(RunLoop):
     def start_message(self) -> str:
         p = self.preset
         return (
-            f"SDAS search: schedule {self.schedule_name}, preset {p.name}, seed {self.seed}, "
-            f"device {self.device}\n  data: {self.data.description}\n  {self.space}\n"
+            f"SDAS search: schedule {self.schedule_name}, task {p.task}, preset {p.name}, op set {p.op_set}, "
+            f"seed {self.seed}, device {self.device}\n  data: {self.data.description}\n  {self.space}\n"
             f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}), "
             f"{count_valid_architectures(self.state):.4g} valid architectures"
         )
@@ -405,4 +428,7 @@ def run_search(preset: SearchPreset, schedule: str = "A", seed: int = 0, **kwarg
     return Searcher(preset, schedule, seed, **kwargs).run()
 
 
-__all__ = ["Searcher", "SearchResult", "run_search", "image_space", "read_iteration_times", "METRIC_FIELDS"]
+__all__ = [
+    "Searcher", "SearchResult", "run_search", "image_space", "search_space", "search_layout", "read_iteration_times",
+    "METRIC_FIELDS",
+]
