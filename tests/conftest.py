@@ -15,6 +15,14 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread in every test, whatever an earlier test or command set (see above)."""
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def micro_preset():
     """The tiny preset shrunk to seconds: 8x8 digits, narrow cells, one epoch of 7 iterations."""

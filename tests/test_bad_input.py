@@ -61,10 +61,6 @@ def train(tmp_path):
     ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    yield
-    torch.set_num_threads(1)  # --threads 1 in the commands; keep the suite's setting either way
 
 
 def genotype_file(tmp_path: Path, doc) -> Path:

@@ -14,12 +14,6 @@ from sdas_lib.nets.baselines import BASELINES, SpatioTemporalConv, build_baselin
 from sdas_lib.nets.complexity import count_mult_adds, count_parameters
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,7 +1,6 @@
 """Parameter and mult-add counts, checked against hand computations."""
 
 import pytest
-import torch
 from torch import nn
 
 from sdas_lib.nets.complexity import count_mult_adds, count_parameters, human
@@ -10,12 +9,6 @@ from sdas_lib.core.genotype import DARTS_V2, Genotype
 from sdas_lib.ops import get_op_set
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_mult_adds_of_a_small_network_by_hand():

@@ -13,13 +13,6 @@ from sdas_lib.core.genotype import DARTS_V2, Genotype
 from sdas_lib.ops import ReLUConvBN
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small convs on a shared 2-core machine are many times faster on one thread (no OpenMP spinning).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def small(genotype=DARTS_V2, **kw):

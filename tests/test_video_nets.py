@@ -34,12 +34,6 @@ EXAMPLE = Genotype.from_cells("video_oadv", {
 })
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def supernet(op_set="video_o3d", **kw):

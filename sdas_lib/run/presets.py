@@ -80,8 +80,8 @@ class SearchPreset:
 # The tiny preset: CPU, minutes, the embedded cluttered digits at 16×16 (plain digits saturate: every
 # cell retrains to 99+%, which hides Table 4); T = 8 epochs × 11 = 88 iterations. On one thread of
 # this 2-core machine DAS takes about 3 minutes, SDAS-C about 1 (figures/table4_search_and_retrain.csv).
-# The per-iteration cost is per-op overhead of many small convs, not arithmetic: halving the widths
-# saves 2%, so T is what sets the time; ops/blocks2d.DepthwiseConv2d and the α/β step without
+# The per-iteration cost is per-op overhead of many small convs, not arithmetic: narrower cells
+# (C1=16, C2=24) save 2%, so T is what sets the time; ops/blocks2d.DepthwiseConv2d and the α/β step without
 # weight gradients took a fifth off it.
 #
 # The α/β learning rate is 100× the paper's 3e-4. With Adam, α moves by about lr per step, so 3e-4
