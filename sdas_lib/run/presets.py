@@ -88,8 +88,9 @@ class SearchPreset:
 # over 88 iterations moves α by at most ~0.03: the decision priorities are ~2e-4. At 3e-2 they are
 # ~4e-2 and each decision stands well above the median of the other candidates in the queue
 # (benchmarks/tiny_decisions.py, figures/tiny_decisions.png). Whether the op choices themselves
-# agree across seeds is measured there too (README, "Benchmarks and figures"): on plain digits they
-# agreed only as often as chance. The tiny preset demonstrates the mechanics (real α/β learning, the
+# agree across seeds is measured there too (README, "Benchmarks and figures"): barely above chance,
+# on the cluttered digits (26% against 22%) as on the plain ones. The tiny preset demonstrates the
+# mechanics (real α/β learning, the
 # schedule, pruning, cost); a reproducible architecture needs the paper preset's data and length.
 # One thread: on a 2-core machine shared with other work, OpenMP spin-waiting made these small
 # convs up to 10× slower with 2 threads; alone, 2 threads gain only about 20%.
