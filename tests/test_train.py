@@ -235,6 +235,8 @@ def test_cli_summary_prints_the_table(capsys):
 
 @pytest.mark.slow
 def test_tiny_retrain_of_darts_v2_beats_chance_by_far(tmp_path):
-    """The tiny preset end to end (measured: 98.9% test accuracy in about 30 s on 2 CPU cores)."""
+    """The tiny preset end to end on its default data, the cluttered digits (calibrated: DARTS_V2 at
+    about 90% test accuracy, 89.9% here with seed 0, in about 45 s on one thread; plain digits: 99%)."""
     result = Trainer(TRAIN_TINY, "darts_v2", seed=0, out_dir=tmp_path / "tiny", progress=False, log=lambda s: None).run()
-    assert result.test_acc > 0.9  # chance is 0.1
+    assert "cluttered_digits" in result.dataset
+    assert result.test_acc > 0.8  # chance is 0.1; the cluttered digits keep it below plain digits' 99%
