@@ -83,11 +83,12 @@ def measure_costs(preset, seed: int, reps: int):
     from sdas_lib.core.discretization import DiscretizationState
     from sdas_lib.run.search import Searcher
     from sdas_lib.nets.supernet import SearchEdge
+    from sdas_lib.run.loop import memory_format_for
 
     s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
     x, y = s.to_device(*next(s.w_batches.iterate(0)))
     xa, ya = s.to_device(*next(s.a_batches.iterate(0)))
-    mf = s.memory_format
+    mf = memory_format_for(4, preset.channels_last)
 
     # Input shape of every edge, captured with hooks during one forward pass.
     shapes = {}
@@ -173,6 +174,7 @@ def measure_floor(preset, seed: int, genotype_dict: dict, reps: int) -> dict:
 
     torch.set_num_threads(preset.threads or torch.get_num_threads())
     from sdas_lib.nets.evalnet import build_network
+    from sdas_lib.run.loop import memory_format_for
     from sdas_lib.core.genotype import Genotype
     from sdas_lib.run.search import Searcher
     from sdas_lib.nets.supernet import prune_optimizer
@@ -189,7 +191,7 @@ def measure_floor(preset, seed: int, genotype_dict: dict, reps: int) -> dict:
     plain = build_network(
         "cifar", g, K=preset.K, C1=preset.C1, C2=preset.C2, num_classes=s.data.num_classes,
         auxiliary=False, search_ops=True,
-    ).to(memory_format=s.memory_format)
+    ).to(memory_format=memory_format_for(4, preset.channels_last))
     opt = torch.optim.SGD(plain.parameters(), lr=preset.w_lr, momentum=preset.w_momentum, weight_decay=preset.w_weight_decay)
     plain.train()
 
