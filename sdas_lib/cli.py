@@ -152,12 +152,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     s.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits; video: moving digits), paper (CIFAR10; "
                    "video: Kinetics10) or micro; its values are the defaults below")
     s.add_argument("--schedule", default="A", help="A, B, C (SDAS) or das (all decisions at the end)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True, help="run folder for genotype.json, decisions.json, metrics.csv")
-    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    s.add_argument("--force", action="store_true", help="replace the run already in --out")
-    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_run_folder_flags(s, "run folder for genotype.json, decisions.json, metrics.csv")
     _add_preset_flags(s, search_preset)
 
     c = sub.add_parser("count", help="number of valid architectures of a search space (Table 1)")
@@ -181,18 +176,23 @@ _TASK_ARGUMENT = dict(
 BASELINE_UNUSED = ("network", "op_set", "K", "C1", "C2", "cutout", "drop_path", "auxiliary_weight")
 
 
+def _add_run_folder_flags(p, out_help: str) -> None:
+    """The flags every command that makes a run folder shares (search, train, baseline)."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--force", action="store_true", help="replace the run already in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def _add_train_parser(sub, preset) -> None:
     t = sub.add_parser("train", help="retrain a genotype from scratch in an evaluation network (§6.1, §7.1)")
     t.add_argument("--genotype", required=True, help="a genotype.json from a search run, or a reference name (darts_v2)")
     t.add_argument("--task", **_TASK_ARGUMENT)
     t.add_argument("--preset", default="tiny", help="tiny (CPU, embedded digits; video: moving digits), paper (CIFAR10, "
                    "§6.1; video: Kinetics10, §7.1), imagenet or micro; its values are the defaults below")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    t.add_argument("--force", action="store_true", help="replace the run already in --out")
-    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_run_folder_flags(t, "run folder for metrics.csv, weights.pt, result.json")
     _add_preset_flags(t, preset)
 
 
@@ -220,12 +220,7 @@ def _add_baseline_parser(sub, preset) -> None:
                    help=f"one of {', '.join(BASELINES)} (case-insensitive)")
     b.add_argument("--width", type=int, default=1, help="divide every layer's width by this (default: 1; Table 8: 4)")
     b.add_argument("--preset", default="tiny", help="tiny (CPU, moving digits), paper (Kinetics10, §7.1) or micro; its values are the defaults below")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--out", required=True, help="run folder for metrics.csv, weights.pt, result.json")
-    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    b.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    b.add_argument("--force", action="store_true", help="replace the run already in --out")
-    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_run_folder_flags(b, "run folder for metrics.csv, weights.pt, result.json")
     _add_preset_flags(b, preset, exclude=BASELINE_UNUSED, task_flag=False)
 
 

@@ -18,6 +18,7 @@ run's config.json.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from ..errors import SdasError, choices
@@ -80,8 +81,6 @@ def load_video_data(
         raise SdasError(f"unknown video data set {name!r}; choose one of: {choices(VIDEO_DATASETS)}")
     s = sampling or PAPER_CLIPS
     if resolution is not None or clip_len is not None:
-        import dataclasses
-
         crop = resolution or s.crop
         s = dataclasses.replace(s, crop=crop, short_edge=max(s.short_edge * crop // s.crop, crop), clip_len=clip_len or s.clip_len)
     index_cache = os.path.join(root, ".sdas_frame_counts.json") if os.path.isdir(root) else None

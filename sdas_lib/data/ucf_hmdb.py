@@ -97,6 +97,16 @@ def _resolve_all(name: str, listed: list[tuple[str, int]], resolver: _Resolver, 
     return found, notes
 
 
+def _index(name, title, fold, classes, listed, videos, allow_missing, layout, link) -> VideoIndex:
+    """The index of split ``fold`` from its listed (relative path, label) samples per split, found under ``videos``."""
+    resolver = _Resolver(videos)
+    train, notes = _resolve_all(name, listed["train"], resolver, "train", allow_missing, layout, link)
+    test, more = _resolve_all(name, listed["test"], resolver, "test", allow_missing, layout, link)
+    return VideoIndex(
+        name=name, classes=tuple(classes), train=train, test=test, source=f"{title} split {fold}, {videos}", notes=notes + more,
+    )
+
+
 # ---------------------------------------------------------------- UCF101
 
 def _ucf101_layout(root: Path) -> str:
@@ -138,14 +148,8 @@ def ucf101_index(root: str | os.PathLike, fold: int = 1, allow_missing_videos: b
         return out
 
     videos = _first_dir([root / "UCF-101", root / "videos", root]) or root
-    resolver = _Resolver(videos)
-    layout, link = _ucf101_layout(root), UCF101_URL
-    train, notes = _resolve_all("ucf101", listed(f"trainlist{fold:02d}.txt"), resolver, "train", allow_missing_videos, layout, link)
-    test, more = _resolve_all("ucf101", listed(f"testlist{fold:02d}.txt"), resolver, "test", allow_missing_videos, layout, link)
-    return VideoIndex(
-        name="ucf101", classes=tuple(classes), train=train, test=test,
-        source=f"UCF101 split {fold}, {videos}", notes=notes + more,
-    )
+    listed_splits = {"train": listed(f"trainlist{fold:02d}.txt"), "test": listed(f"testlist{fold:02d}.txt")}
+    return _index("ucf101", "UCF101", fold, classes, listed_splits, videos, allow_missing_videos, _ucf101_layout(root), UCF101_URL)
 
 
 # ---------------------------------------------------------------- HMDB51
@@ -181,14 +185,7 @@ def hmdb51_index(root: str | os.PathLike, fold: int = 1, allow_missing_videos: b
             if split is not None:
                 listed[split].append((f"{cls}/{parts[0]}", label))
     videos = _first_dir([root / "hmdb51_org", root / "videos", root]) or root
-    resolver = _Resolver(videos)
-    layout, link = _hmdb51_layout(root), HMDB51_URL
-    train, notes = _resolve_all("hmdb51", listed["train"], resolver, "train", allow_missing_videos, layout, link)
-    test, more = _resolve_all("hmdb51", listed["test"], resolver, "test", allow_missing_videos, layout, link)
-    return VideoIndex(
-        name="hmdb51", classes=tuple(classes), train=train, test=test,
-        source=f"HMDB51 split {fold}, {videos}", notes=notes + more,
-    )
+    return _index("hmdb51", "HMDB51", fold, classes, listed, videos, allow_missing_videos, _hmdb51_layout(root), HMDB51_URL)
 
 
 # ---------------------------------------------------------------- loaders

@@ -152,22 +152,11 @@ class VideoSearchPreset(SearchPreset):
 # the video network takes (the stem divides H, W by 4, the two reduction cells by 2 each), and the
 # clips end at 4×1×1 before the head. α/β at 3e-2, one thread: the image tiny preset's reasons.
 VIDEO_TINY = VideoSearchPreset(
-    name="tiny",
-    dataset="moving_digits",
-    resolution=16,
-    clip_len=8,
-    test_clips=1,
-    K=1,
-    C1=16,
-    C2=32,
-    epochs=8,
-    batch_size=64,
-    arch_lr=3e-2,
-    bn_recalibration_batches=5,
-    eval_every=8,
-    checkpoint_every=20,
-    num_workers=0,
-    threads=1,
+    name="tiny", dataset="moving_digits", resolution=16, clip_len=8, test_clips=1, K=1, C1=16, C2=32,
+    **{f: getattr(TINY, f) for f in (  # the image tiny preset's loop, so both tiny searches have T = 88
+        "epochs", "batch_size", "arch_lr", "bn_recalibration_batches", "eval_every", "checkpoint_every",
+        "num_workers", "threads",
+    )},
 )
 
 # The paper's video search (§5.3, §7.1): Kinetics10, 16×112×112 clips, K=2, C1=16, C2=64, 96 epochs,
