@@ -235,9 +235,16 @@ def _add_sweep_parser(sub) -> None:
     w.add_argument("--schedules", nargs="+", default=["das", "A", "B", "C"], metavar="NAME", help="A, B, C, das (default: all four)")
     w.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED", help="seeds of every schedule (default: 0)")
     w.add_argument("--out", required=True, help="sweep folder: runs go to search-<schedule>-s<seed>, retrain-<schedule>-s<seed>")
+    w.add_argument("--task", default="image", choices=["image", "video"], type=str.lower,
+                   help="image (default) or video: picks the presets of that task and its op sets")
+    w.add_argument("--op-sets", "--op_sets", dest="op_sets", nargs="+", default=None, metavar="NAME",
+                   help="search each op set with every schedule and seed (video: o2d o3d oadv, Table 6); "
+                   "folders become search-<schedule>-<op set>-s<seed>")
     w.add_argument("--preset", default="tiny", help=f"search preset: {', '.join(SEARCH_PRESETS)}")
     w.add_argument("--retrain", action="store_true", help="retrain each found genotype from scratch (same seed)")
     w.add_argument("--train-preset", "--train_preset", dest="train_preset", default="tiny", help=f"retraining preset: {', '.join(TRAIN_PRESETS)}")
+    w.add_argument("--retrain-prefix", "--retrain_prefix", dest="retrain_prefix", default="retrain",
+                   help="prefix of the retraining folders (default retrain; e.g. transfer for a second retraining)")
     w.add_argument("--jobs", type=int, default=None, help="worker processes at once (default: the number of CPUs)")
     w.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", dest="sets",
@@ -246,12 +253,12 @@ def _add_sweep_parser(sub) -> None:
     w.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _parse_sets(items: Sequence[str]) -> dict:
-    """``["epochs=2", "arch-lr=0.01"]`` -> ``{"epochs": 2, "arch_lr": 0.01}``, typed as the search preset's fields."""
+def _parse_sets(items: Sequence[str], task: str = "image") -> dict:
+    """``["epochs=2", "arch-lr=0.01"]`` -> ``{"epochs": 2, "arch_lr": 0.01}``, typed as the task's search preset fields."""
     from .errors import choices
-    from .run.presets import SearchPreset, preset_fields
+    from .run.presets import SearchPreset, VideoSearchPreset, preset_fields
 
-    known = {f.name: f for f in preset_fields(SearchPreset)}
+    known = {f.name: f for f in preset_fields(VideoSearchPreset if task == "video" else SearchPreset)}
     out = {}
     for item in items:
         name, eq, text = item.partition("=")
@@ -279,8 +286,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         table = sweep(
             args.schedules, args.seeds, args.out, preset=args.preset, retrain=args.retrain,
-            train_preset=args.train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets),
-            progress=not args.no_progress,
+            train_preset=args.train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets, args.task),
+            progress=not args.no_progress, task=args.task, op_sets=args.op_sets, retrain_prefix=args.retrain_prefix,
         )
     except KeyboardInterrupt:
         print("interrupted; every run folder is kept: run the same sweep again to resume", file=sys.stderr)

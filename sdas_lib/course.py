@@ -21,6 +21,7 @@ NOTEBOOKS = (
     "02_search_space_reduction",
     "03_schedules",
     "04_cifar10_search",
+    "05_kinetics10_video_search",
     "06_genotypes_and_stepper",
     "07_reproduction_report",
 )

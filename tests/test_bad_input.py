@@ -136,11 +136,11 @@ def test_image_op_set_in_a_video_preset():
 
 def test_clip_smaller_than_the_video_network_minimum(fails, video_search, train):
     fails([*video_search, "--resolution", "8"],
-          r"clip 8x8x8 \(TxHxW, --clip-len 8 --resolution 8\) is smaller than the video search network's minimum 2x16x16 "
-          r"\(stem H, W / 4, ST-reduction / 2, S-reduction H, W / 2\); try --clip-len 8 --resolution 16$")
+          r"clip 4x8x8 \(TxHxW, --clip-len 4 --resolution 8\) is smaller than the video search network's minimum 2x16x16 "
+          r"\(stem H, W / 4, ST-reduction / 2, S-reduction H, W / 2\); try --clip-len 4 --resolution 16$")
     fails([*video_search, "--clip-len", "1"], r"clip 1x16x16 .* minimum 2x16x16 .*; try --clip-len 2 --resolution 16$")
     fails(["train", "--task", "video", "--genotype", "g.json", "--resolution", "12", "--out", "x"],
-          r"clip 8x12x12 .* smaller than the video network's minimum 2x16x16")
+          r"clip 4x12x12 .* smaller than the video network's minimum 2x16x16")
 
 
 def test_image_genotype_for_video_training_and_back(fails, tmp_path):

@@ -123,7 +123,7 @@ def test_task_video_help_shows_the_video_presets(capsys):
     text = help_of(capsys, "search", "--task", "video")
     assert "preset overrides (defaults: the values of --preset tiny --task video)" in text
     assert option_help(text, "--dataset").endswith("(default: moving_digits)")
-    assert option_help(text, "--clip-len").endswith("(default: 8)")
+    assert option_help(text, "--clip-len").endswith("(default: 4)")
     assert option_help(text, "--op-set").endswith("(default: video_oadv)")
     assert option_help(text, "--task").startswith("--task {image,video} image (default) or video")
     text = help_of(capsys, "train", "--preset", "paper", "--task", "video")

@@ -158,13 +158,13 @@ def test_the_cli_prints_the_table_and_exits_1_when_a_run_failed(reference, tmp_p
     rc, stdout, err = cli(capsys, "sweep", "--schedules", "a", "--seeds", 1, "--out", out, "--no-progress", *sets)
     assert rc == 0, err
     header, line = stdout.splitlines()[-2:]
-    assert header.split()[:4] == ["schedule", "seed", "status", "folder"]
-    assert line.split()[:4] == ["A", "1", "skipped", str(out / "search-A-s1")]
+    assert header.split()[:5] == ["schedule", "op_set", "seed", "status", "folder"]
+    assert line.split()[:5] == ["A", "o2d", "1", "skipped", str(out / "search-A-s1")]
     (out / "search-A-s0").mkdir()
     (out / "search-A-s0" / "notes.txt").write_text("x")
     rc, stdout, err = cli(capsys, "sweep", "--schedules", "A", "--seeds", 0, 1, "--out", out, "--no-progress", *sets)
     assert rc == 1
-    assert re.search(r"^ +A +0 +failed .*holds files that are no run of sdas_lib \(notes.txt\)", stdout, re.M)
+    assert re.search(r"^ +A +o2d +0 +failed .*holds files that are no run of sdas_lib \(notes.txt\)", stdout, re.M)
 
 
 @pytest.mark.parametrize(

@@ -350,3 +350,40 @@ def test_relu_conv_bn_3d_is_the_cell_input_preprocessing_block():
     torch.testing.assert_close(block(x), expect, rtol=1e-4, atol=1e-4)
     with pytest.raises(SdasError, match=r"\(T, H, W\) triple"):
         ReLUConvBN3d(6, 4, (1, 1), 1, 0, affine=True)
+
+
+@pytest.mark.parametrize("kernel,stride,dilation", [
+    ((1, 3, 3), (1, 1, 1), (1, 1, 1)),  # the 1×k×k spatial branch
+    ((3, 1, 1), (1, 1, 1), (2, 1, 1)),  # the dilated temporal branch
+    ((1, 5, 5), (1, 2, 2), (1, 2, 2)),  # S-reduction, dilated
+    ((3, 1, 1), (2, 2, 2), (1, 1, 1)),  # ST-reduction
+    ((3, 3, 3), (1, 1, 1), (1, 1, 1)),
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("weight_grad", [True, False])  # the w step (3D form) and the α/β step (2D views)
+def test_depthwise_conv3d_gradients_equal_autograds_of_the_plain_conv(kernel, stride, dilation, channels_last, weight_grad):
+    from sdas_lib.ops.depthwise import DepthwiseConv3d
+
+    torch.manual_seed(0)
+    pad = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
+    fast = DepthwiseConv3d(6, kernel, stride, pad, dilation)
+    plain = torch.nn.Conv3d(6, 6, kernel, stride, pad, dilation=dilation, groups=6, bias=False)
+    plain.load_state_dict(fast.state_dict())  # same keys and shapes: checkpoints are interchangeable
+    fast.weight.requires_grad_(weight_grad)
+    plain.weight.requires_grad_(weight_grad)
+    x = torch.randn(3, 6, 6, 9, 9)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = fast(x1), plain(x2)
+    torch.testing.assert_close(y1, y2)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
+    assert x1.grad.abs().max() > 0.1  # real gradients, not zeros on both sides
+    if weight_grad:
+        torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
+        assert fast.weight.grad.abs().max() > 1
+    else:
+        assert fast.weight.grad is None

@@ -93,7 +93,7 @@ def test_video_presets_are_section_7_1():
     assert (s.K, s.C1, s.C2, s.op_set, s.arch_lr, s.w_lr) == (2, 16, 64, "video_oadv", 3e-4, 0.025)  # search network
     assert (t.network, t.K, t.C1, t.C2, t.cutout, t.auxiliary_weight) == ("video", 2, 32, 128, 0, 0.0)  # evaluation network
     tiny = search_presets("video")["tiny"]
-    assert (tiny.dataset, tiny.clip_len, tiny.resolution, tiny.K) == ("moving_digits", 8, 16, 1)
+    assert (tiny.dataset, tiny.clip_len, tiny.resolution, tiny.K) == ("moving_digits", 4, 16, 1)
 
 
 # -- the search ----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Transcribed from ``shared/paper/sdas-paper.md`` (a PDF conversion; its figures are missing):
 Table 1 (search space of SDAS-A over t/T), the surviving Fig. 7 captions, Table 2, and the DAS/SDAS
-rows of Tables 4 and 5. Rows 0.7–0.9 of Table 1 print negative exponents in our copy; the count
+rows of Tables 4 and 5, and the video Tables 6 (op sets on Kinetics10), 8 (hand-crafted baselines) and
+10 (transfer to Kinetics-400). Rows 0.7–0.9 of Table 1 print negative exponents in our copy; the count
 can only fall, so they are read as 3.00e6, 3.19e4 and 5.64e2 (NOTES.md).
 """
 
@@ -44,11 +45,47 @@ TABLE5: dict[str, dict[str, float]] = {
 }
 
 
+# Table 6: Kinetics10, search cost (GPU days), params (M), error % (mean ± std over 4 runs), per
+# (schedule, op set); the op sets by their stored names.
+TABLE6: dict[tuple[str, str], dict[str, float]] = {
+    ("das", "video_o2d"): {"gpu_days": 6.8, "params_m": 1.41, "error": 11.67, "error_std": 0.21},
+    ("das", "video_o3d"): {"gpu_days": 9.9, "params_m": 1.39, "error": 10.88, "error_std": 0.11},
+    ("das", "video_oadv"): {"gpu_days": 9.2, "params_m": 1.46, "error": 11.49, "error_std": 0.30},
+    ("A", "video_o2d"): {"gpu_days": 3.8, "params_m": 0.95, "error": 11.02, "error_std": 0.08},
+    ("A", "video_o3d"): {"gpu_days": 5.7, "params_m": 1.06, "error": 10.68, "error_std": 0.11},
+    ("A", "video_oadv"): {"gpu_days": 4.6, "params_m": 1.21, "error": 10.30, "error_std": 0.19},
+    ("B", "video_o2d"): {"gpu_days": 5.2, "params_m": 0.94, "error": 11.09, "error_std": 0.11},
+    ("B", "video_o3d"): {"gpu_days": 7.5, "params_m": 1.12, "error": 10.62, "error_std": 0.15},
+    ("B", "video_oadv"): {"gpu_days": 5.9, "params_m": 1.10, "error": 10.24, "error_std": 0.08},
+    ("C", "video_o2d"): {"gpu_days": 2.3, "params_m": 0.82, "error": 10.93, "error_std": 0.27},
+    ("C", "video_o3d"): {"gpu_days": 3.5, "params_m": 0.92, "error": 10.58, "error_std": 0.12},
+    ("C", "video_oadv"): {"gpu_days": 3.3, "params_m": 0.93, "error": 10.22, "error_std": 0.10},
+}
+
+# Table 8: Kinetics10, hand-crafted networks at width / 4 (params M, mult-adds G, error %), the rows
+# this package builds (nets/baselines.py), and SDAS-C's Oadv cells at K=2, C1=32, C2=128.
+TABLE8: dict[str, dict[str, float]] = {
+    "res50-2d": {"params_m": 1.41, "mult_adds_g": 1.13, "error": 12.07, "error_std": 0.05},
+    "res101-2d": {"params_m": 2.55, "mult_adds_g": 2.00, "error": 11.78, "error_std": 0.22},
+    "resnext50-2d": {"params_m": 1.63, "mult_adds_g": 1.29, "error": 11.30, "error_std": 0.18},
+    "resnext101-2d": {"params_m": 3.01, "mult_adds_g": 2.34, "error": 11.30, "error_std": 0.20},
+    "res50-3d": {"params_m": 1.63, "mult_adds_g": 1.30, "error": 11.74, "error_std": 0.27},
+    "res101-3d": {"params_m": 2.97, "mult_adds_g": 2.32, "error": 11.33, "error_std": 0.10},
+    "resnext50-3d": {"params_m": 1.74, "mult_adds_g": 1.38, "error": 10.96, "error_std": 0.21},
+    "resnext101-3d": {"params_m": 3.22, "mult_adds_g": 2.50, "error": 10.40, "error_std": 0.05},
+    "SDAS-C2_32_128": {"params_m": 0.93, "mult_adds_g": 1.38, "error": 10.22, "error_std": 0.10},
+}
+
+# Table 10: top-1 accuracy % on Kinetics-400 of cells searched on Kinetics10 and retrained there.
+TABLE10_K10: dict[str, float] = {"das": 73.3, "C": 74.2}
+
+
 def search_cost_ratio(schedule: str) -> float:
     """Table 4's search cost of a schedule relative to DAS (0.31 / 0.52 for A)."""
     return TABLE4[schedule]["gpu_days"] / TABLE4["das"]["gpu_days"]
 
 
 __all__ = [
-    "TABLE1_SDAS_A", "TABLE1_NOTE", "FIG7_NORMAL_CELL", "FIG7_EPOCHS", "TABLE2", "TABLE4", "TABLE5", "search_cost_ratio",
+    "TABLE1_SDAS_A", "TABLE1_NOTE", "FIG7_NORMAL_CELL", "FIG7_EPOCHS", "TABLE2", "TABLE4", "TABLE5", "TABLE6", "TABLE8", "TABLE10_K10",
+    "search_cost_ratio",
 ]

@@ -463,7 +463,7 @@ def describe(config: MovingDigitsConfig, labels: str, n_train_scans: int, n_test
     c = config
     n = len(COARSE_MOTIONS) if labels == "coarse" else len(COARSE_MOTIONS) * len(SPEEDS)
     return (
-        f"moving_digits (scikit-learn's 8x8 handwritten digit scans, embedded: each clip one digit of "
+        f"{'moving_digits' if labels == 'coarse' else 'moving_digits_fine'} (scikit-learn's 8x8 handwritten digit scans, embedded: each clip one digit of "
         f"{c.digit_size[0]:g}-{c.digit_size[1]:g} px moving or turning on a wrapping {c.resolution}x{c.resolution} "
         f"canvas for {c.clip_len} frames, Gaussian pixel noise std {c.noise}; {c.n_train} train from "
         f"{n_train_scans} scans / {c.n_test} test from {n_test_scans} disjoint scans, seed {c.seed}; "

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SdasError
+from .depthwise import DepthwiseConv3d
 
 Triple = tuple[int, int, int]
 
@@ -86,8 +87,7 @@ class DilConv3d(nn.Sequential):
     def __init__(self, C_in: int, C_out: int, kernel, stride, padding, dilation, affine: bool):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv3d(C_in, C_in, triple(kernel), triple(stride), triple(padding), dilation=triple(dilation),
-                      groups=C_in, bias=False),
+            DepthwiseConv3d(C_in, triple(kernel), triple(stride), triple(padding), triple(dilation)),
             nn.Conv3d(C_in, C_out, 1, bias=False),
             nn.BatchNorm3d(C_out, affine=affine),
         )
@@ -127,8 +127,8 @@ class DilSep3dConv(nn.Module):
         ks, kt = (1, kernel_s, kernel_s), (kernel_t, 1, 1)
         ds, dtm = (1, dh, dw), (dt, 1, 1)
         self.relu = nn.ReLU(inplace=False)
-        self.spatial = nn.Conv3d(C_in, C_in, ks, stride, _same_padding(ks, ds), dilation=ds, groups=C_in, bias=False)
-        self.temporal = nn.Conv3d(C_in, C_in, kt, stride, _same_padding(kt, dtm), dilation=dtm, groups=C_in, bias=False)
+        self.spatial = DepthwiseConv3d(C_in, ks, stride, _same_padding(ks, ds), ds)
+        self.temporal = DepthwiseConv3d(C_in, kt, stride, _same_padding(kt, dtm), dtm)
         self.pointwise = nn.Conv3d(C_in, C_out, 1, bias=False)
         self.bn = nn.BatchNorm3d(C_out, affine=affine)
 

@@ -1,10 +1,14 @@
-"""Sweeps: a grid of searches (schedules × seeds), optionally retrained, in parallel worker processes.
+"""Sweeps: a grid of searches (schedules × seeds, and op sets), optionally retrained, in parallel worker processes.
 
-Each (schedule, seed) is one job. ``jobs`` worker processes (``spawn``) take the jobs one after
-another, longest schedule first (das, B, A, C) so that the last to finish are short ones, and each
+Each (schedule, seed) is one job; with ``op_sets`` (video's Table 6: O2D, O3D, Oadv) each
+(schedule, op set, seed) is one, and its folders are named ``search-<schedule>-<op set>-s<seed>``. ``jobs`` worker processes (``spawn``) take the jobs one after
+another, longest schedule first (das, B, A, C; within one, the costlier op set first) so that the
+last to finish are short ones, and each
 computes on one torch thread: one small search does not scale across threads, and several searches
 share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
-``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed).
+``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed;
+``retrain_prefix`` renames the retraining folders, e.g. ``transfer`` for a second retraining of the same
+searches on other labels).
 
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
 
@@ -30,6 +34,7 @@ import multiprocessing as mp
 import multiprocessing.connection
 import numbers
 import os
+import re
 import signal
 import sys
 import traceback
@@ -43,15 +48,17 @@ from ..core.schedule import get_schedule
 from ..errors import SdasError
 from .faults import KILL_ENV
 from .presets import (
-    SEARCH_PRESETS, TRAIN_PRESETS, SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset,
-    override,
+    SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset, override, resolve_op_set,
+    search_presets, train_presets,
 )
 
 # Longest first: measured on the tiny preset, DAS 145 s, SDAS-B 121 s, SDAS-A 79 s, SDAS-C 37 s (README).
 LONGEST_FIRST = ("das", "B", "A", "C")
+# Within a schedule, the costlier op set first: tiny video search iterations, O3D 2.4 s, Oadv 1.8 s, O2D 1.5 s.
+COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
 STATUSES = ("done", "resumed", "skipped", "failed")
 SEARCH_COLUMNS = (
-    "schedule", "seed", "status", "folder", "genotype", "search_seconds",
+    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds",
     "test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
 )
 RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
@@ -68,10 +75,11 @@ class SweepJob:
     retrain_dir: str | None = None
     train_preset: TrainPreset | None = None
     kill_at: tuple[tuple[str, str], ...] = ()  # test hook: (run folder name, SDAS_TEST_KILL_AT value)
+    op_set_label: str = ""  # the op set's short name in the folder names ("o3d"), or "" without an op-set axis
 
     @property
     def name(self) -> str:
-        return f"{self.schedule}-s{self.seed}"
+        return f"{self.schedule}-{self.op_set_label}-s{self.seed}" if self.op_set_label else f"{self.schedule}-s{self.seed}"
 
 
 # -- the state of a run folder ---------------------------------------------------------------------
@@ -140,7 +148,7 @@ def retrain_state(job: SweepJob) -> str:
     genotype_file = Path(job.search_dir) / "genotype.json"
     if not genotype_file.is_file():
         return "missing" if not Path(job.retrain_dir).exists() else "incomplete"
-    genotype = resolve_genotype(genotype_file, cell_types=get_network(tp.network).cell_types, k=None, op_set=tp.op_set)
+    genotype = resolve_genotype(genotype_file, cell_types=get_network(tp.network).cell_types, k=None, op_set=tp.op_set or None)
     return run_state(job.retrain_dir, Trainer, tp, job.seed, {"genotype": genotype.to_dict()})
 
 
@@ -329,6 +337,7 @@ def sweep(
     schedules: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, preset: str | SearchPreset = "tiny",
     retrain: bool = False, train_preset: str | TrainPreset = "tiny", jobs: int | None = None,
     overrides: Mapping[str, Any] | None = None, progress: bool = True, log: Callable[[str], None] = print,
+    task: str | None = None, op_sets: Sequence[str] | None = None, retrain_prefix: str = "retrain",
     _kill_at: Mapping[str, str] | None = None,
 ):
     """Search every (schedule, seed) of the grid, retrain what was found if asked; a table of results.
@@ -339,7 +348,8 @@ def sweep(
     Args:
         schedules: ``"A"``, ``"B"``, ``"C"``, ``"das"`` (any case); repeats are dropped.
         seeds: the seeds of every schedule; repeats are dropped.
-        out: the sweep's folder; runs go to ``search-<schedule>-s<seed>`` and ``retrain-<schedule>-s<seed>``.
+        out: the sweep's folder; runs go to ``search-<schedule>-s<seed>`` and ``retrain-<schedule>-s<seed>``
+            (with ``op_sets``: ``search-<schedule>-<op set>-s<seed>``, e.g. ``search-C-o3d-s0``).
         preset: search preset (a name or a :class:`SearchPreset`); ``overrides`` replace its fields.
         retrain: also retrain each found genotype with ``train_preset`` and the search's seed.
         train_preset: retraining preset (a name or a :class:`TrainPreset`).
@@ -347,11 +357,18 @@ def sweep(
         overrides: search preset fields to replace (``{"epochs": 2}``).
         progress: one tqdm bar over the runs, on stderr.
         log: where progress lines and the summary go (default: print).
+        task: ``"image"`` or ``"video"``: whose preset tables the names refer to (default: the preset
+            object's task, else image).
+        op_sets: op sets to search, each with every schedule and seed (``["o2d", "o3d", "oadv"]`` under
+            video, any case); default: the preset's one op set, and no op set in the folder names.
+        retrain_prefix: the retraining folders' prefix (``transfer`` keeps a second retraining of the same
+            searches, e.g. on fine labels, beside the first).
         _kill_at: test hook: ``{run folder name: "iteration:N"}`` sets ``SDAS_TEST_KILL_AT`` for that run
             only (:mod:`sdas_lib.run.faults`), so that one worker dies there as a killed machine would.
 
     Returns:
-        A pandas DataFrame, one row per (schedule, seed) in the order given: ``schedule``, ``seed``,
+        A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
+        (the stored name, e.g. ``video_o3d``), ``seed``,
         ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds``, the last
         epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
@@ -376,27 +393,36 @@ def sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
-    search_preset = _one_thread(override(_preset(preset, SEARCH_PRESETS, SearchPreset), **dict(overrides or {})))
-    check_search_preset(search_preset)
+    task = _task(task, preset, train_preset if retrain else None)
+    search_preset = _one_thread(override(_preset(preset, search_presets(task), SearchPreset), **dict(overrides or {})))
+    labels = _op_set_labels(task, op_sets)  # stored name -> folder label; {} without an op-set axis
+    for stored in labels or [search_preset.op_set]:
+        check_search_preset(dataclasses.replace(search_preset, op_set=stored))
     tp = None
     if retrain:
-        tp = _one_thread(_preset(train_preset, TRAIN_PRESETS, TrainPreset))
+        tp = _one_thread(_preset(train_preset, train_presets(task), TrainPreset))
         check_train_preset(tp)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", retrain_prefix) or retrain_prefix == "search":
+            raise SdasError(f"retrain_prefix {retrain_prefix!r}: use a word other than 'search', e.g. 'transfer'")
     kill_at = tuple(sorted((_kill_at or {}).items()))
 
-    grid = [
-        SweepJob(
-            s, seed, str(out / f"search-{s}-s{seed}"), search_preset,
-            str(out / f"retrain-{s}-s{seed}") if retrain else None, tp, kill_at,
+    def job(s: str, stored: str | None, seed: int) -> SweepJob:
+        label = labels.get(stored, "")
+        name = f"{s}-{label}-s{seed}" if label else f"{s}-s{seed}"
+        p = dataclasses.replace(search_preset, op_set=stored) if stored else search_preset
+        return SweepJob(
+            s, seed, str(out / f"search-{name}"), p, str(out / f"{retrain_prefix}-{name}") if retrain else None, tp,
+            kill_at, label,
         )
-        for s in schedules for seed in seeds
-    ]
+
+    grid = [job(s, stored, seed) for s in schedules for stored in (labels or [None]) for seed in seeds]
     from tqdm.auto import tqdm
 
     rows: dict[str, dict] = {}
 
     def finish(job: SweepJob, row: dict) -> None:
-        row = {"schedule": job.schedule, "seed": job.seed, "folder": job.search_dir, "retrain_folder": job.retrain_dir, **row}
+        row = {"schedule": job.schedule, "op_set": job.preset.op_set, "seed": job.seed, "folder": job.search_dir,
+               "retrain_folder": job.retrain_dir, **row}
         rows[job.name] = row
         bar.update(1)
         with _above_the_bar():
@@ -404,11 +430,12 @@ def sweep(
 
     plan = {job.name: _plan(job) for job in grid}
     todo = [job for job in grid if plan[job.name] == "run"]
-    todo.sort(key=lambda j: LONGEST_FIRST.index(j.schedule))  # stable: seeds stay in order
+    todo.sort(key=_longest_first)  # stable: seeds stay in order
     workers = min(jobs, len(todo))
     counts = {k: sum(v == k for v in plan.values()) for k in ("complete", "refused")}
     log(
-        f"sweep: {len(grid)} jobs ({', '.join(schedules)} x seeds {', '.join(map(str, seeds))}"
+        f"sweep: {len(grid)} jobs ({', '.join(schedules)}{' x ' + ', '.join(labels.values()) if labels else ''}"
+        f" x seeds {', '.join(map(str, seeds))}"
         f"{', each searched and retrained' if retrain else ''}) in {out}: "
         + (f"{len(todo)} to run on {workers} worker process{'es' if workers != 1 else ''} (one torch thread each)"
            if todo else "nothing to run")
@@ -425,6 +452,36 @@ def sweep(
 
     table = pd.DataFrame([rows[job.name] for job in grid])
     return _finish_table(table, retrain, log)
+
+
+def _task(task: str | None, *presets) -> str:
+    """The sweep's task: ``task`` when given, else the first preset object's; preset objects of another task are refused."""
+    owned = [p.task for p in presets if isinstance(p, SearchPreset | TrainPreset)]
+    task = str(task if task is not None else (owned[0] if owned else "image")).lower()
+    search_presets(task)  # an unknown task: one clear error
+    for p in presets:
+        if isinstance(p, SearchPreset | TrainPreset) and p.task != task:
+            raise SdasError(f"preset {p.name!r} is a {p.task} preset but the sweep's task is {task}; pass task={p.task!r}")
+    return task
+
+
+def _op_set_labels(task: str, op_sets: Sequence[str] | None) -> dict[str, str]:
+    """``["o3d", "O2D"]`` under video -> ``{"video_o3d": "o3d", "video_o2d": "o2d"}`` (stored name -> folder label)."""
+    from ..core.opsets import STORED_NAMES
+
+    if op_sets is None:
+        return {}
+    op_sets = [op_sets] if isinstance(op_sets, str) else list(op_sets)
+    if not op_sets:
+        raise SdasError("op_sets is empty; name one or more (--op-sets o2d o3d oadv), or leave it out")
+    short = {stored: s for (t, s), stored in STORED_NAMES.items() if t == task}
+    stored = _unique(resolve_op_set(task, name) for name in op_sets)
+    return {name: short.get(name, name) for name in stored}
+
+
+def _longest_first(job: SweepJob) -> tuple[int, int]:
+    op = job.preset.op_set
+    return LONGEST_FIRST.index(job.schedule), COSTLIEST_OP_SET_FIRST.index(op) if op in COSTLIEST_OP_SET_FIRST else 0
 
 
 def _plan(job: SweepJob) -> str:
@@ -528,6 +585,66 @@ def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, di
             w.conn.close()
 
 
+# -- hand-crafted baselines -----------------------------------------------------------------------
+
+
+def _baseline(args: tuple) -> dict:
+    """One baseline run in a worker process (one torch thread): its row, skipped when complete."""
+    import torch
+
+    from .train import BaselineTrainer
+
+    arch, seed, width, folder, preset = args
+    torch.set_num_threads(1)
+    extra = {"arch": arch, "width_divisor": width}
+
+    def make(resume: bool):
+        return BaselineTrainer(preset, arch, width, seed, out_dir=folder, resume=resume, progress=False, log=_quiet)
+
+    row = _run(folder, lambda: run_state(folder, BaselineTrainer, preset, seed, extra), make, retrain_outputs, "status", ())
+    return {"arch": arch, "width_divisor": width, "seed": seed, "folder": folder, **row}
+
+
+def train_baselines(
+    archs: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, train_preset: str | TrainPreset = "tiny",
+    width_divisor: int = 4, jobs: int | None = None, log: Callable[[str], None] = print,
+):
+    """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, seed), in parallel worker
+    processes of one thread each, into ``out/baseline-<arch>-s<seed>``; complete folders are skipped and
+    interrupted ones resumed, as the sweep's.
+
+    Returns a DataFrame: ``arch``, ``width_divisor``, ``seed``, ``folder``, ``status``, ``params``,
+    ``test_acc``, ``retrain_seconds``, ``retrain_dataset``, ``error``.
+    """
+    import pandas as pd
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..nets.baselines import BASELINES
+
+    tp = _one_thread(_preset(train_preset, train_presets("video"), TrainPreset))
+    check_train_preset(tp)
+    archs = _unique(str(a).lower() for a in ([archs] if isinstance(archs, str) else archs))
+    unknown = [a for a in archs if a not in BASELINES]
+    if unknown or not archs:
+        raise SdasError(f"unknown baseline {unknown[0] if unknown else None!r}; choose from: {', '.join(BASELINES)}")
+    seeds = _unique(int(s) for s in ([seeds] if _is_int(seeds) else seeds))
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    grid = [(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp) for a in archs for seed in seeds]
+    log(f"baselines: {len(grid)} runs ({', '.join(archs)} x seeds {', '.join(map(str, seeds))}, width / {width_divisor}) "
+        f"in {out} on up to {min(jobs, len(grid))} worker processes")
+    with ProcessPoolExecutor(min(jobs, len(grid)), mp_context=mp.get_context("spawn")) as pool:
+        rows = list(pool.map(_baseline, grid))
+    for r in rows:
+        log(f"baseline-{r['arch']}-s{r['seed']}: {r['status']}" + (
+            f": {r['error']}" if r["status"] == "failed" else f", {r['params']:,} params, test acc {r['test_acc']:.3f}"))
+    table = pd.DataFrame(rows)
+    for c in ("params", "test_acc", "retrain_seconds", "retrain_dataset", "error"):
+        if c not in table:
+            table[c] = "" if c in ("retrain_dataset", "error") else float("nan")
+    table["error"] = [e if isinstance(e, str) else "" for e in table["error"]]
+    return table
+
+
 @contextlib.contextmanager
 def _above_the_bar() -> Iterator[None]:
     """Log lines printed while a progress bar is shown: the bar is cleared and redrawn below them."""
@@ -587,5 +704,5 @@ def _finish_table(table, retrain: bool, log: Callable[[str], None]):
 
 __all__ = [
     "sweep", "SweepJob", "run_job", "run_state", "search_state", "retrain_state", "search_outputs",
-    "retrain_outputs", "genotype_line", "LONGEST_FIRST", "STATUSES",
+    "retrain_outputs", "genotype_line", "train_baselines", "LONGEST_FIRST", "COSTLIEST_OP_SET_FIRST", "STATUSES",
 ]

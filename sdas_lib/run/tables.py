@@ -1,4 +1,5 @@
-"""The paper's tables from a sweep's results (:func:`sdas_lib.run.sweep.sweep`): Tables 2, 4 and 5.
+"""The paper's tables from a sweep's results (:func:`sdas_lib.run.sweep.sweep`): Tables 2, 4 and 5, and
+the video Tables 6 (op sets), 8 (hand-crafted baselines) and 10 (transfer).
 
 Each function takes the sweep's DataFrame (one row per schedule and seed) and returns a DataFrame
 with one row per schedule, ``mean ± std`` over the seeds, beside the paper's figures
@@ -116,6 +117,61 @@ def table5(df, reference=None):
     return pd.DataFrame(rows)
 
 
+# -- video ---------------------------------------------------------------------------------------
+
+OP_SET_ORDER = ("video_o2d", "video_o3d", "video_oadv")
+OP_SET_NAMES = {"video_o2d": "O2D", "video_o3d": "O3D", "video_oadv": "Oadv"}
+
+
+def table6(df):
+    """Table 6: each op set searched by each schedule: search seconds and cost against DAS on the same
+    op set, then the found cells retrained from scratch (the sweep's retrain columns): params and test
+    error; and the error of the derived cells with the search weights (BN re-estimated) beside it.
+    Mean ± std over seeds."""
+    import pandas as pd
+
+    done = df[df["status"] != "failed"] if "status" in df else df
+    rows = []
+    for op in [o for o in OP_SET_ORDER if (done["op_set"] == o).any()]:
+        of_op = done[done["op_set"] == op]
+        das = of_op[of_op["schedule"] == "das"]["search_seconds"]
+        das_mean = statistics.mean(das) if len(das) else float("nan")
+        for s, g in _groups(of_op):
+            p = paper.TABLE6.get((s, op), {})
+            retrained = g[g["retrain_status"] != "failed"] if "retrain_status" in g else g.iloc[:0]
+            rows.append({
+                "method": NAMES[s], "ops": OP_SET_NAMES[op], "seeds": len(g),
+                "search seconds": mean_std(g["search_seconds"], 0),
+                "cost / DAS": f"{statistics.mean(g['search_seconds']) / das_mean:.2f}" if das_mean == das_mean else "-",
+                "params": mean_std(retrained["params"], 0) if len(retrained) else "-",
+                "error % (retrained)": mean_std(1 - retrained["test_acc"], 2, 100) if len(retrained) else "-",
+                "error % (search weights)": mean_std(1 - g["test_acc_discrete_bn_reestimated"], 2, 100),
+                "paper GPU days": p.get("gpu_days"), "paper params (M)": p.get("params_m"),
+                "paper error %": f"{p['error']} ± {p['error_std']}" if p else None,
+            })
+    return pd.DataFrame(rows)
+
+
+def transfer_table(df, baselines=None):
+    """Table 10 (and Table 8's columns) at the course's scale: cells retrained on other labels than they
+    were searched on (the sweep's retrain columns), beside hand-crafted baselines (:func:`~sdas_lib.run.sweep.train_baselines`):
+    params and test error %, mean ± std over seeds."""
+    import pandas as pd
+
+    done = df[(df["status"] != "failed") & (df["retrain_status"] != "failed")]
+    rows = []
+    for op in [o for o in OP_SET_ORDER if (done["op_set"] == o).any()]:
+        for s, g in _groups(done[done["op_set"] == op]):
+            rows.append({"network": f"{NAMES[s]} cells ({OP_SET_NAMES[op]})", "seeds": len(g),
+                         "params": mean_std(g["params"], 0), "test error %": mean_std(1 - g["test_acc"], 2, 100)})
+    if baselines is not None:
+        ok = baselines[baselines["status"] != "failed"]
+        for arch, g in ok.groupby("arch", sort=False):
+            rows.append({"network": f"{arch} (width / {g['width_divisor'].iloc[0]})", "seeds": len(g),
+                         "params": mean_std(g["params"], 0), "test error %": mean_std(1 - g["test_acc"], 2, 100)})
+    return pd.DataFrame(rows)
+
+
 def best_sdas_against_das(df, column: str = "test_acc") -> tuple[str, Verdict]:
     """Whether the best SDAS schedule (highest mean ``column``) beats DAS by more than one standard deviation."""
     means = {s: g[column].mean() for s, g in _groups(df) if s != "das"}
@@ -127,4 +183,7 @@ def best_sdas_against_das(df, column: str = "test_acc") -> tuple[str, Verdict]:
     return best, exceeds(groups[best][column].tolist(), das, a_name=NAMES[best], b_name="DAS")
 
 
-__all__ = ["table2", "table4", "table5", "imagenet_mobile_sizes", "best_sdas_against_das", "mean_std"]
+__all__ = [
+    "table2", "table4", "table5", "imagenet_mobile_sizes", "best_sdas_against_das", "mean_std", "table6", "transfer_table",
+    "OP_SET_ORDER", "OP_SET_NAMES",
+]

@@ -186,7 +186,31 @@ def plot_accuracy_vs_params(
     return _finish(fig, path)
 
 
+def plot_clips(clips, titles: Sequence[str], *, path: str | os.PathLike | None = None) -> Figure:
+    """Video clips as rows of frames (notebook 05: a moving-digits clip beside its time reverse).
+
+    Args:
+        clips: a sequence of clips (C, T, H, W) as tensors or arrays; the first channel is drawn in gray.
+        titles: one title per clip, written left of its row.
+    """
+    rows = [c[0] if len(c.shape) == 4 else c for c in clips]  # (T, H, W)
+    T = max(len(r) for r in rows)
+    fig = Figure(figsize=(1.3 * T + 1.5, 1.4 * len(rows)))
+    axes = fig.subplots(len(rows), T, squeeze=False)
+    for i, (frames, title) in enumerate(zip(rows, titles)):
+        for t in range(T):
+            ax = axes[i][t]
+            ax.set_xticks([]), ax.set_yticks([])
+            if t < len(frames):
+                ax.imshow(frames[t], cmap="gray")
+            if i == 0:
+                ax.set_title(f"frame {t}", fontsize=8)
+        axes[i][0].set_ylabel(title, fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 __all__ = [
     "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
-    "plot_accuracy_vs_params", "schedule_label",
+    "plot_accuracy_vs_params", "plot_clips", "schedule_label",
 ]

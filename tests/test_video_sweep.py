@@ -1,0 +1,116 @@
+"""Video through the sweep and the report: Table 6's grid over op sets (folders per schedule, op set and
+seed; skipped when run again), a second retraining of the same searches under another prefix (transfer
+to the fine labels), hand-crafted baselines in worker processes, Tables 6 and 10 from them, and the
+video claims of the reproduction report judged on synthetic results.
+
+The runs use the micro video presets (4 frames of 16x16 moving digits, narrow cells, one epoch).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from sdas_lib.core.verdicts import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED
+from sdas_lib.errors import SdasError
+from sdas_lib.report import CLAIMS, collect_video_results
+from sdas_lib.run import tables
+from sdas_lib.run.presets import VIDEO_TRAIN_MICRO
+from sdas_lib.run.sweep import sweep, train_baselines
+
+
+def quiet(line):
+    return None
+
+
+@pytest.fixture(scope="module")
+def video_runs(tmp_path_factory):
+    """SDAS-C on O2D and O3D (seed 0), then the same searches transferred to the fine labels, and a
+    res50-2d baseline: (folder, search table, transfer table, baseline table)."""
+    root = tmp_path_factory.mktemp("video-sweep")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SDAS_CACHE", str(root / "cache"))  # the workers inherit it
+    try:
+        out = root / "video"
+        runs = sweep(["C"], [0], out, preset="micro", task="video", op_sets=["O2D", "o3d"], jobs=2, progress=False, log=quiet)
+        fine = dataclasses.replace(VIDEO_TRAIN_MICRO, dataset="moving_digits_fine")
+        moved = sweep(["C"], [0], out, preset="micro", task="video", op_sets=["o2d", "o3d"], jobs=2, retrain=True,
+                      train_preset=fine, retrain_prefix="transfer", progress=False, log=quiet)
+        base = train_baselines(["res50-2d"], [0], out, train_preset=fine, width_divisor=16, jobs=1, log=quiet)
+    finally:
+        mp.undo()
+    return out, runs, moved, base
+
+
+@pytest.mark.slow
+def test_an_op_set_axis_names_the_folders_and_a_second_retraining_reuses_the_searches(video_runs):
+    out, runs, moved, base = video_runs
+    assert list(runs["op_set"]) == ["video_o2d", "video_o3d"] and set(runs["status"]) == {"done"}
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("search")) == ["search-C-o2d-s0", "search-C-o3d-s0"]
+    # the transfer sweep found its searches complete and only retrained them, on the fine labels
+    assert set(moved["status"]) == {"skipped"} and set(moved["retrain_status"]) == {"done"}
+    assert [Path(f).name for f in moved["retrain_folder"]] == ["transfer-C-o2d-s0", "transfer-C-o3d-s0"]
+    assert set(moved["retrain_dataset"]) == {"moving_digits_fine"}
+    assert base.loc[0, "status"] == "done" and base.loc[0, "params"] > 0
+    assert (out / "baseline-res50-2d-s0" / "result.json").is_file()
+
+
+@pytest.mark.slow
+def test_tables_6_and_10_and_the_report_read_the_video_runs(video_runs, tmp_path):
+    out, runs, moved, base = video_runs
+    t6 = tables.table6(moved)  # the searches with their (transfer) retrainings
+    assert list(t6["ops"]) == ["O2D", "O3D"] and list(t6["method"]) == ["SDAS-C", "SDAS-C"]
+    assert all(int(p.split(" ")[0]) > 0 for p in t6["params"]) and list(t6["paper GPU days"]) == [2.3, 3.5]
+    assert set(tables.table6(runs)["params"]) == {"-"}  # searches only: nothing retrained
+    t10 = tables.transfer_table(moved, base)
+    assert list(t10["network"]) == ["SDAS-C cells (O2D)", "SDAS-C cells (O3D)", "res50-2d (width / 16)"]
+    results = collect_video_results(out)
+    assert set(results["search"]) == {("C", "o2d"), ("C", "o3d")} and set(results["baseline"]) == {"res50-2d"}
+    assert set(results["transfer"]) == {("C", "o2d"), ("C", "o3d")}
+
+
+@pytest.mark.slow
+def test_running_the_video_sweep_again_skips_every_run_untouched(video_runs):
+    out, runs, moved, base = video_runs
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = train_baselines(["res50-2d"], [0], out, train_preset=dataclasses.replace(VIDEO_TRAIN_MICRO, dataset="moving_digits_fine"),
+                            width_divisor=16, jobs=1, log=quiet)
+    assert again.loc[0, "status"] == "skipped" and again.loc[0, "test_acc"] == base.loc[0, "test_acc"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_bad_video_sweep_input_raises_before_anything_is_written(tmp_path):
+    with pytest.raises(SdasError, match="unknown op set 'o4d' for --task video; choose one of"):
+        sweep(["C"], [0], tmp_path / "x", preset="micro", task="video", op_sets=["o4d"], progress=False, log=quiet)
+    with pytest.raises(SdasError, match="op set 'o3d' is for --task video"):
+        sweep(["C"], [0], tmp_path / "x", preset="micro", op_sets=["o3d"], progress=False, log=quiet)
+    with pytest.raises(SdasError, match="retrain_prefix 'search'"):
+        sweep(["C"], [0], tmp_path / "x", preset="micro", retrain=True, train_preset="micro", retrain_prefix="search",
+              progress=False, log=quiet)
+    with pytest.raises(SdasError, match="unknown baseline 'res42-2d'"):
+        train_baselines(["res42-2d"], [0], tmp_path / "x", train_preset="micro", log=quiet)
+    assert list(tmp_path.iterdir()) == []
+
+
+def judge(claim_id, video):
+    results = {"search": {}, "retrain": {}, "histories": {}, "datasets": set(),
+               "video": {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set(), **video}}
+    claim = next(c for c in CLAIMS if c.key == claim_id)
+    return claim.judge(results).status
+
+
+def test_the_video_claims_are_judged_from_the_runs_numbers():
+    acc = "test_acc"  # of the found cells retrained (Table 6's error)
+    good = {("C", "o3d"): {acc: [0.8, 0.82, 0.81]}, ("C", "o2d"): {acc: [0.4, 0.42, 0.41]}}
+    close = {("C", "o3d"): {acc: [0.8, 0.6, 0.7]}, ("C", "o2d"): {acc: [0.7, 0.65, 0.72]}}
+    assert judge("video_o3d_sdas", {"retrain": good}) == REPRODUCED
+    assert judge("video_o3d_sdas", {"retrain": close}) == NOT_REPRODUCED
+    assert judge("video_o3d_sdas", {"search": good}) == NOT_TESTABLE  # the supernets' numbers do not count
+    secs = {("das", "o2d"): {"search_seconds": [100, 101]}, ("C", "o2d"): {"search_seconds": [40, 41]}}
+    assert judge("video_cost", {"search": secs}) == REPRODUCED
+    slow = {**secs, ("C", "o2d"): {"search_seconds": [120, 121]}}
+    assert judge("video_cost", {"search": slow}) == NOT_REPRODUCED
+    moved = {("C", "oadv"): {"test_acc": [0.9, 0.91]}, ("das", "oadv"): {"test_acc": [0.7, 0.71]}}
+    assert judge("video_transfer", {"transfer": moved}) == REPRODUCED
+    assert judge("video_baseline", {"transfer": moved, "baseline": {"res50-3d": {"test_acc": [0.95, 0.96]}}}) == NOT_REPRODUCED
+    assert judge("video_kinetics", {}) == NOT_TESTABLE
