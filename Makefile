@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (tools/setup.sh, idempotent).
-.PHONY: run test test-fast setup lab figures clean
+.PHONY: run test test-fast setup lab figures screenshot clean
 
 setup:
 	@bash tools/setup.sh
@@ -21,6 +21,10 @@ test-fast: setup
 figures: setup
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
+
+# The stepper in JupyterLab, as the browser test sees it: figures/stepper_jupyterlab.png (the README shows it).
+screenshot: setup
+	SDAS_STEPPER_SCREENSHOT=figures/stepper_jupyterlab.png .venv/bin/python -m pytest -q tests/test_browser.py -k stepper
 
 lab: setup
 	.venv/bin/jupyter lab

@@ -240,9 +240,9 @@ def _add_sweep_parser(sub) -> None:
     w.add_argument("--op-sets", "--op_sets", dest="op_sets", nargs="+", default=None, metavar="NAME",
                    help="search each op set with every schedule and seed (video: o2d o3d oadv, Table 6); "
                    "folders become search-<schedule>-<op set>-s<seed>")
-    w.add_argument("--preset", default="tiny", help=f"search preset: {', '.join(SEARCH_PRESETS)}")
+    w.add_argument("--preset", default="tiny", help=f"search preset: {', '.join(SEARCH_PRESETS)} (video: tiny, paper, micro)")
     w.add_argument("--retrain", action="store_true", help="retrain each found genotype from scratch (same seed)")
-    w.add_argument("--train-preset", "--train_preset", dest="train_preset", default="tiny", help=f"retraining preset: {', '.join(TRAIN_PRESETS)}")
+    w.add_argument("--train-preset", "--train_preset", dest="train_preset", default="tiny", help=f"retraining preset: {', '.join(TRAIN_PRESETS)} (video: tiny, paper, micro)")
     w.add_argument("--retrain-prefix", "--retrain_prefix", dest="retrain_prefix", default="retrain",
                    help="prefix of the retraining folders (default retrain; e.g. transfer for a second retraining)")
     w.add_argument("--jobs", type=int, default=None, help="worker processes at once (default: the number of CPUs)")
@@ -250,23 +250,31 @@ def _add_sweep_parser(sub) -> None:
         "--set", action="append", default=[], metavar="FIELD=VALUE", dest="sets",
         help="replace a search preset field (repeatable): --set epochs=2 --set C2=32",
     )
+    w.add_argument(
+        "--train-set", "--train_set", action="append", default=[], metavar="FIELD=VALUE", dest="train_sets",
+        help="replace a retraining preset field (repeatable): --train-set dataset=moving_digits_fine",
+    )
     w.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _parse_sets(items: Sequence[str], task: str = "image") -> dict:
-    """``["epochs=2", "arch-lr=0.01"]`` -> ``{"epochs": 2, "arch_lr": 0.01}``, typed as the task's search preset fields."""
+def _parse_sets(items: Sequence[str], task: str = "image", train: bool = False) -> dict:
+    """``["epochs=2", "arch-lr=0.01"]`` -> ``{"epochs": 2, "arch_lr": 0.01}``, typed as the task's search
+    preset fields (``train``: its retraining preset fields, for ``--train-set``)."""
     from .errors import choices
-    from .run.presets import SearchPreset, VideoSearchPreset, preset_fields
+    from .run.presets import SearchPreset, TrainPreset, VideoSearchPreset, VideoTrainPreset, preset_fields
 
-    known = {f.name: f for f in preset_fields(VideoSearchPreset if task == "video" else SearchPreset)}
+    classes = {(False, "image"): SearchPreset, (False, "video"): VideoSearchPreset,
+               (True, "image"): TrainPreset, (True, "video"): VideoTrainPreset}
+    known = {f.name: f for f in preset_fields(classes[train, task])}
+    flag, what = ("--train-set", "retraining") if train else ("--set", "search")
     out = {}
     for item in items:
         name, eq, text = item.partition("=")
         name = name.strip().replace("-", "_")
         if not eq or not name:
-            raise SdasError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set epochs=2")
+            raise SdasError(f"{flag} {item!r}: expected FIELD=VALUE, e.g. {flag} epochs=2")
         if name not in known:
-            raise SdasError(f"--set {item}: unknown search preset field {name!r}; fields are: {choices(known)}")
+            raise SdasError(f"{flag} {item}: unknown {what} preset field {name!r}; fields are: {choices(known)}")
         kind = str(known[name].type)
         try:
             if kind == "bool":
@@ -274,19 +282,26 @@ def _parse_sets(items: Sequence[str], task: str = "image") -> dict:
             else:
                 value = {"int": int, "float": float}.get(kind, str)(text)
         except (KeyError, ValueError):
-            what = {"bool": "true or false", "int": "an integer", "float": "a number"}[kind]
-            raise SdasError(f"--set {item}: {name} must be {what}, got {text!r}") from None
+            kind_text = {"bool": "true or false", "int": "an integer", "float": "a number"}[kind]
+            raise SdasError(f"{flag} {item}: {name} must be {kind_text}, got {text!r}") from None
         out[name] = value
     return out
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .run.presets import get_preset, override, train_presets
     from .run.sweep import sweep
 
+    train_preset = args.train_preset
+    if args.train_sets and not args.retrain:
+        raise SdasError("--train-set replaces a retraining preset field; add --retrain")
+    if args.train_sets:
+        base = get_preset(args.train_preset, train_presets(args.task))
+        train_preset = override(base, **_parse_sets(args.train_sets, args.task, train=True))
     try:
         table = sweep(
             args.schedules, args.seeds, args.out, preset=args.preset, retrain=args.retrain,
-            train_preset=args.train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets, args.task),
+            train_preset=train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets, args.task),
             progress=not args.no_progress, task=args.task, op_sets=args.op_sets, retrain_prefix=args.retrain_prefix,
         )
     except KeyboardInterrupt:

@@ -67,7 +67,8 @@ def test_the_course_writes_its_tables_and_figures(smoke):
     figures = Path(params["figures_dir"])
     for name in ("fig4_schedules.png", "table1_search_space.csv", "table2_discretization_gap.csv",
                  "table4_search_and_retrain.csv", "table5_imagenet_mobile.csv", "reproduction_report.csv",
-                 "fig8_darts_v2_normal.svg", "eq2_mixed_edge.png"):
+                 "fig8_darts_v2_normal.svg", "eq2_mixed_edge.png", "table6_video_op_sets.csv", "table10_transfer.csv",
+                 "fig11_video_accuracy_vs_params.png", "moving_digits_clips.png"):
         assert (figures / name).is_file(), name
     with open(figures / "table1_search_space.csv") as f:
         counts = [int(r["valid_architectures"]) for r in csv.DictReader(f)]
@@ -76,3 +77,6 @@ def test_the_course_writes_its_tables_and_figures(smoke):
     with open(figures / "reproduction_report.csv") as f:
         verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(f)}
     assert verdicts["space"] == "reproduced" and verdicts["imagenet"] == "not testable" and len(verdicts) >= 10
+    assert verdicts["video_kinetics"] == "not testable"
+    # the video claims were judged on notebook 05's runs, not left "not testable" for want of them
+    assert all(verdicts[k] in ("reproduced", "not reproduced") for k in ("video_o3d_sdas", "video_cost", "video_transfer"))

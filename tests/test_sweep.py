@@ -178,6 +178,8 @@ def test_the_cli_prints_the_table_and_exits_1_when_a_run_failed(reference, tmp_p
         (["--seeds"], r"^error: argument --seeds: expected at least one argument"),
         (["--set", "threads=2"], r"^error: a sweep computes each run on one torch thread \(threads=2 asked\)"),
         (["--preset", "huge"], r"^error: unknown preset 'huge'; choose one of: 'tiny', 'paper'"),
+        (["--retrain", "--train-set", "colour=red"], r"^error: --train-set colour=red: unknown retraining preset field 'colour'"),
+        (["--op-sets", "o3d"], r"^error: op set 'o3d' is for --task video; --task image takes --op-set o2d"),
     ],
 )
 def test_bad_cli_input_is_one_error_line_status_2_and_writes_nothing(tmp_path, capsys, args, message):

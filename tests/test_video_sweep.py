@@ -106,10 +106,12 @@ def test_the_video_claims_are_judged_from_the_runs_numbers():
     assert judge("video_o3d_sdas", {"retrain": good}) == REPRODUCED
     assert judge("video_o3d_sdas", {"retrain": close}) == NOT_REPRODUCED
     assert judge("video_o3d_sdas", {"search": good}) == NOT_TESTABLE  # the supernets' numbers do not count
-    secs = {("das", "o2d"): {"search_seconds": [100, 101]}, ("C", "o2d"): {"search_seconds": [40, 41]}}
+    secs = {(s, op): {"search_seconds": [100, 101] if s == "das" else [40, 41]} for s in ("das", "C") for op in ("o2d", "o3d", "oadv")}
     assert judge("video_cost", {"search": secs}) == REPRODUCED
     slow = {**secs, ("C", "o2d"): {"search_seconds": [120, 121]}}
     assert judge("video_cost", {"search": slow}) == NOT_REPRODUCED
+    one = {k: v for k, v in secs.items() if k[1] == "o2d"}
+    assert judge("video_cost", {"search": one}) == NOT_TESTABLE  # "on every op set" needs all three
     moved = {("C", "oadv"): {"test_acc": [0.9, 0.91]}, ("das", "oadv"): {"test_acc": [0.7, 0.71]}}
     assert judge("video_transfer", {"transfer": moved}) == REPRODUCED
     assert judge("video_baseline", {"transfer": moved, "baseline": {"res50-3d": {"test_acc": [0.95, 0.96]}}}) == NOT_REPRODUCED

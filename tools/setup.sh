@@ -26,6 +26,17 @@ if ! command -v dot >/dev/null 2>&1; then
       || echo "setup: could not install graphviz with apt-get"
   fi
 fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: Chromium (for the browser test of the notebooks) is missing; installing Debian's chromium package"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }) \
+      || echo "setup: could not install chromium with apt-get"
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: WARNING: Chromium is not on PATH; the browser test (tests/test_browser.py) will fail and say so."
+    echo "       Debian/Ubuntu: sudo apt-get install chromium (Playwright's own browser download is not used)"
+  fi
+fi
 if ! command -v dot >/dev/null 2>&1; then
   echo "setup: WARNING: Graphviz's 'dot' binary is not on PATH; cell diagrams will not render."
   echo "       Debian/Ubuntu: sudo apt-get install graphviz   macOS: brew install graphviz"

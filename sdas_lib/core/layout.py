@@ -38,7 +38,7 @@ Why this placement:
 - ST before S: the hand-crafted baselines (Fig. 10) reduce time early (after stages 1 and 2), and
   the captions of Figs. 12-13 list the cells in the order normal, ST-reduction, S-reduction.
 - A 16×112×112 clip reaches the head at 8×7×7, as the ImageNet network ends at 7×7; the tiny
-  8×16×16 clips end at 4×1×1, so T ≥ 2 at the head for every preset clip.
+  4×16×16 clips end at 2×1×1, so T ≥ 2 at the head for every preset clip.
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ def load_cifar10_data(root: str | os.PathLike = "data", download: bool = True, c
 
 
 # The tiny subset: 144 training images per class (1,440: plain digits' 1,437 rounded up to a
-# multiple of 10, so a tiny search or retrain has the digits' iterations: T = 88 search, 22 retrain
-# per epoch) and 200 test images per class (2,000: one image is 0.05%).
+# multiple of 10, so a tiny search or retrain has the digits' iterations: 11 search and 22 retrain
+# iterations per epoch) and 200 test images per class (2,000: one image is 0.05%).
 TINY_PER_CLASS_TRAIN, TINY_PER_CLASS_TEST = 144, 200
 
 

@@ -78,20 +78,21 @@ class SearchPreset:
 
 
 # The tiny preset: CPU, minutes, the embedded cluttered digits at 16×16 (plain digits saturate: every
-# cell retrains to 99+%, which hides Table 4); T = 8 epochs × 11 = 88 iterations. On one thread of
-# this 2-core machine DAS takes about 3 minutes, SDAS-C about 1 (figures/table4_search_and_retrain.csv).
-# The per-iteration cost is per-op overhead of many small convs, not arithmetic: narrower cells
-# (C1=16, C2=24) save 2%, so T is what sets the time; ops/blocks2d.DepthwiseConv2d and the α/β step without
-# weight gradients took a fifth off it.
+# cell retrains to 99+%, which hides Table 4); T = 5 epochs × 11 = 55 iterations. On one thread of
+# this 2-core machine DAS takes about 2 minutes, SDAS-C under 1 (figures/table4_search_and_retrain.csv).
+# The per-iteration cost is per-op overhead of many small convs more than arithmetic: narrower cells
+# (C1=16, C2=24) save 2%, so T is what sets the time; ops/depthwise.py and the α/β step without
+# weight gradients took a fifth off it. 5 epochs (8 before) fit notebook 04's 12 searches and 12
+# retrainings into its time on 2 cores.
 #
 # The α/β learning rate is 100× the paper's 3e-4. With Adam, α moves by about lr per step, so 3e-4
-# over 88 iterations moves α by at most ~0.03: the decision priorities are ~2e-4. At 3e-2 they are
-# ~4e-2 and each decision stands well above the median of the other candidates in the queue
-# (benchmarks/tiny_decisions.py, figures/tiny_decisions.png). Whether the op choices themselves
-# agree across seeds is measured there too (README, "Benchmarks and figures"): barely above chance,
-# on the cluttered digits (26% against 22%) as on the plain ones. The tiny preset demonstrates the
-# mechanics (real α/β learning, the
-# schedule, pruning, cost); a reproducible architecture needs the paper preset's data and length.
+# over 55 iterations moves α by at most ~0.02: the decision priorities would be ~1e-4. At 3e-2 they
+# are ~100× larger and each decision stands well above the median of the other candidates in the
+# queue (benchmarks/tiny_decisions.py, figures/tiny_decisions.png, measured at 8 epochs). Whether the
+# op choices themselves agree across seeds is measured there too (README, "Benchmarks and figures"):
+# barely above chance, on the cluttered digits (26% against 22%) as on the plain ones. The tiny
+# preset demonstrates the mechanics (real α/β learning, the schedule, pruning, cost); a reproducible
+# architecture needs the paper preset's data and length.
 # One thread: on a 2-core machine shared with other work, OpenMP spin-waiting made these small
 # convs up to 10× slower with 2 threads; alone, 2 threads gain only about 20%.
 TINY = SearchPreset(
@@ -376,8 +377,8 @@ class TrainPreset:
     threads: int = _field(0, "torch CPU threads; 0 keeps torch's default")
 
 
-# tiny: CPU, under a minute, the embedded cluttered digits at 16×16 (DARTS_V2 reaches about 90% test
-# accuracy; plain digits: 99%).
+# tiny: CPU, under a minute, the embedded cluttered digits at 16×16 (DARTS_V2 reaches about 87% test
+# accuracy in 10 epochs, 90% in 15; plain digits: 99%).
 # K=1 keeps the Fig. 5a structure (two reductions, auxiliary head after the second) at 5 cells.
 # Cutout 4: the paper's 16 of 32 scaled to 8 of 16 would erase most of a digit in a short run.
 # One thread: on a 2-core machine shared with other work, OpenMP's spin-waiting made these small

@@ -1,9 +1,9 @@
 """Sweeps: a grid of searches (schedules × seeds, and op sets), optionally retrained, in parallel worker processes.
 
 Each (schedule, seed) is one job; with ``op_sets`` (video's Table 6: O2D, O3D, Oadv) each
-(schedule, op set, seed) is one, and its folders are named ``search-<schedule>-<op set>-s<seed>``. ``jobs`` worker processes (``spawn``) take the jobs one after
-another, longest schedule first (das, B, A, C; within one, the costlier op set first) so that the
-last to finish are short ones, and each
+(schedule, op set, seed) is one, and its folders are named ``search-<schedule>-<op set>-s<seed>``.
+``jobs`` worker processes (``spawn``) take the jobs one after another, longest schedule first (das,
+B, A, C; within one, the costlier op set first) so that the last to finish are short ones, and each
 computes on one torch thread: one small search does not scale across threads, and several searches
 share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
 ``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed;
@@ -52,7 +52,7 @@ from .presets import (
     search_presets, train_presets,
 )
 
-# Longest first: measured on the tiny preset, DAS 145 s, SDAS-B 121 s, SDAS-A 79 s, SDAS-C 37 s (README).
+# Longest first: on the tiny preset DAS costs most, then SDAS-B, A and C (README, Table 4's search seconds).
 LONGEST_FIRST = ("das", "B", "A", "C")
 # Within a schedule, the costlier op set first: tiny video search iterations, O3D 2.4 s, Oadv 1.8 s, O2D 1.5 s.
 COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
@@ -79,7 +79,12 @@ class SweepJob:
 
     @property
     def name(self) -> str:
-        return f"{self.schedule}-{self.op_set_label}-s{self.seed}" if self.op_set_label else f"{self.schedule}-s{self.seed}"
+        return job_name(self.schedule, self.op_set_label, self.seed)
+
+
+def job_name(schedule: str, op_set_label: str, seed: int) -> str:
+    """``C-o3d-s0`` (``C-s0`` without an op-set axis): the run folders' names after their prefix."""
+    return f"{schedule}-{op_set_label}-s{seed}" if op_set_label else f"{schedule}-s{seed}"
 
 
 # -- the state of a run folder ---------------------------------------------------------------------
@@ -408,7 +413,7 @@ def sweep(
 
     def job(s: str, stored: str | None, seed: int) -> SweepJob:
         label = labels.get(stored, "")
-        name = f"{s}-{label}-s{seed}" if label else f"{s}-s{seed}"
+        name = job_name(s, label, seed)
         p = dataclasses.replace(search_preset, op_set=stored) if stored else search_preset
         return SweepJob(
             s, seed, str(out / f"search-{name}"), p, str(out / f"{retrain_prefix}-{name}") if retrain else None, tp,
@@ -627,8 +632,17 @@ def train_baselines(
     unknown = [a for a in archs if a not in BASELINES]
     if unknown or not archs:
         raise SdasError(f"unknown baseline {unknown[0] if unknown else None!r}; choose from: {', '.join(BASELINES)}")
-    seeds = _unique(int(s) for s in ([seeds] if _is_int(seeds) else seeds))
+    seeds = [seeds] if _is_int(seeds) else seeds
+    if isinstance(seeds, str) or not len(seeds) or not all(_is_int(s) for s in seeds):
+        raise SdasError(f"seeds must be one or more integers, got {seeds!r}")
+    seeds = _unique(int(s) for s in seeds)
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if not _is_int(jobs) or jobs < 1:
+        raise SdasError(f"--jobs must be a positive integer, got {jobs}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
+    if not _is_int(width_divisor) or width_divisor < 1:
+        raise SdasError(f"width_divisor must be a positive integer (4 in Table 8), got {width_divisor!r}")
     grid = [(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp) for a in archs for seed in seeds]
     log(f"baselines: {len(grid)} runs ({', '.join(archs)} x seeds {', '.join(map(str, seeds))}, width / {width_divisor}) "
         f"in {out} on up to {min(jobs, len(grid))} worker processes")
@@ -642,6 +656,7 @@ def train_baselines(
         if c not in table:
             table[c] = "" if c in ("retrain_dataset", "error") else float("nan")
     table["error"] = [e if isinstance(e, str) else "" for e in table["error"]]
+    table["retrain_dataset"] = [d.split(" (")[0] if isinstance(d, str) else "" for d in table["retrain_dataset"]]
     return table
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from ..core import paper
 from ..core.verdicts import Verdict, exceeds
+from ..errors import SdasError
 
 ORDER = ("das", "A", "B", "C")
 NAMES = {"das": "DAS", "A": "SDAS-A", "B": "SDAS-B", "C": "SDAS-C"}
@@ -158,6 +159,8 @@ def transfer_table(df, baselines=None):
     params and test error %, mean ± std over seeds."""
     import pandas as pd
 
+    if "retrain_status" not in df:
+        raise SdasError("transfer_table needs a sweep with retrain=True (its retrain columns)")
     done = df[(df["status"] != "failed") & (df["retrain_status"] != "failed")]
     rows = []
     for op in [o for o in OP_SET_ORDER if (done["op_set"] == o).any()]:

@@ -1,0 +1,148 @@
+"""The course as a student sees it: JupyterLab in headless Chromium (Debian's, driven by Playwright).
+
+Notebook 06 runs on a small saved history (one micro search made here first, so the course's sweep
+never runs); the stepper is moved with the keyboard on its slider and with its Play button, and the
+rendered cell DAG (the SVG in the output area), the valid-architecture count and the priority queue
+must change as the saved history says. Notebook 01 runs too, and every plotting cell must show an
+image. A screenshot of the stepper goes to the test's temporary folder; with
+``SDAS_STEPPER_SCREENSHOT=PATH`` (``make screenshot``) it is also copied there.
+
+The server listens on 127.0.0.1 with a token and its own config and runtime folders, and is always
+stopped. Chromium is launched with flags that keep it off the network.
+"""
+
+import dataclasses
+import html
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from browser import ROOT, jupyterlab, launch, open_and_run_all, sync_playwright, with_parameters
+from sdas_lib.core.history import describe_candidate, load_history, replay
+from sdas_lib.run.presets import MICRO
+from sdas_lib.viz.dags import render_svg, state_dag, step_arch
+from sdas_lib.widgets.stepper import count_text
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+PLOTTING = re.compile(r"plt\.|plots\.|SVG\(|genotype_dag|show_stepper")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(folder, notebook URL template, browser, saved history folder): a micro search's history and
+    parameterized copies of notebooks 01 and 06 in a folder that JupyterLab serves."""
+    from sdas_lib.run.search import Searcher
+
+    root = tmp_path_factory.mktemp("lab")
+    history = root / "runs" / "search-C-s0"
+    Searcher(dataclasses.replace(MICRO, threads=1), "C", 0, out_dir=history, progress=False, log=lambda s: None).run()
+    params = dict(preset="micro", seeds=[0], data_root=str(root / "data"), runs_dir=str(root / "runs"),
+                  figures_dir=str(root / "figures"), jobs=1)
+    for name in ("01_continuous_relaxation", "06_genotypes_and_stepper"):
+        with_parameters(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb", **params)
+    (root / "work").mkdir()
+    with jupyterlab(root, root / "work") as url, sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield root, url, browser, history
+        finally:
+            browser.close()
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The labels of an SVG as graphviz writes them (node names, edge ops)."""
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def expected(history, i: int) -> dict:
+    """What the stepper must show at step ``i``: the count, the queue lines and the first cell's DAG labels."""
+    steps = list(replay(history))
+    step = steps[i]
+    alpha, beta = step_arch(history, step)
+    first = history.space.cell_type_names[0]
+    return {
+        "count": count_text(step.valid_architectures),
+        "queue": [describe_candidate(c, history.space, alpha) for c in step.queue[:5]],
+        "labels": svg_texts(render_svg(state_dag(history.space, step.state, alpha, beta, first))),
+        "M": len(steps) - 1,
+    }
+
+
+def shown(page) -> dict:
+    """What the stepper's output area shows now."""
+    view = page.locator(".widget-html-content:has-text('valid architectures left')").first
+    text = view.inner_text()
+    return {
+        "step": int(re.search(r"step (\d+) of (\d+)", text).group(1)),
+        "count": re.search(r"valid architectures left: (.*)", text).group(1).strip(),
+        "queue": [li.inner_text().removeprefix("next: ").strip() for li in view.locator("li").all()],
+        "labels": view.locator("svg").first.locator("text").all_text_contents(),
+    }
+
+
+def assert_step(page, history, i: int) -> None:
+    page.wait_for_function(
+        "i => [...document.querySelectorAll('.widget-html-content')].some(e => e.innerText.includes(`step ${i} of`))",
+        arg=i, timeout=30_000,
+    )
+    now, want = shown(page), expected(history, i)
+    assert now["step"] == i
+    assert now["count"] == want["count"]
+    assert now["queue"] == want["queue"]
+    assert [t.strip() for t in now["labels"]] == [t.strip() for t in want["labels"]]
+
+
+def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
+    root, url, browser, history_dir = lab
+    history = load_history(history_dir)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_and_run_all(page, url.format(path="06_genotypes_and_stepper.ipynb"))
+    assert page.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
+    # DARTS_V2 and the found cells drawn (JupyterLab shows an SVG output as an <img>; the stepper's are inline)
+    assert page.locator(".jp-OutputArea-output img, .jp-OutputArea-output svg").count() >= 4
+
+    assert_step(page, history, 0)
+    start = expected(history, 0)
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.click()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert_step(page, history, 3)
+    assert expected(history, 3)["count"] != start["count"]  # the history says the count fell, and it shows
+    page.keyboard.press("ArrowLeft")
+    assert_step(page, history, 2)
+
+    page.locator(".widget-play button").first.click()  # Play: the slider follows through jslink
+    page.wait_for_function(
+        "() => { const m = [...document.querySelectorAll('.widget-html-content')].map(e => e.innerText.match(/step (\\d+) of/)).find(Boolean);"
+        " return m && Number(m[1]) >= 6; }", timeout=60_000,
+    )
+    page.locator(".widget-play button").nth(1).click()  # pause
+    page.wait_for_timeout(1000)
+    assert_step(page, history, shown(page)["step"])
+
+    shot = root / "stepper.png"
+    page.locator(".jp-OutputArea-output:has(.widget-slider)").first.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if target := os.environ.get("SDAS_STEPPER_SCREENSHOT"):
+        shutil.copyfile(shot, target)
+    page.close()
+
+
+def test_notebook_01_shows_its_figures_in_jupyterlab(lab):
+    root, url, browser, _ = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_and_run_all(page, url.format(path="01_continuous_relaxation.ipynb"))
+    cells = [c for c in json.loads((root / "01_continuous_relaxation.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+    plotting = [k for k, c in enumerate(cells) if PLOTTING.search("".join(c["source"]))]
+    assert plotting, "notebook 01 has no plotting cell"
+    code_cells = page.locator(".jp-CodeCell")
+    assert code_cells.count() == len(cells)
+    for k in plotting:
+        outputs = code_cells.nth(k).locator(".jp-OutputArea-output img, .jp-OutputArea-output svg")
+        assert outputs.count() >= 1, f"code cell {k} of notebook 01 shows no figure"
+    assert page.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
+    page.close()
