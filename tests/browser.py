@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = int(os.environ.get("SDAS_BROWSER_TIMEOUT_MS", 600_000))  # a whole notebook run
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -97,7 +98,7 @@ def jupyterlab(root_dir: Path, work: Path) -> Iterator[str]:
                 if server.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"JupyterLab did not start; its log: {(work / 'jupyterlab.log').read_text()[-2000:]}")
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/{{path}}?token={token}"
+        yield f"{base}/lab/tree/{{path}}?reset&token={token}"  # reset: no tabs restored from an earlier page
     finally:
         server.terminate()
         try:
@@ -117,19 +118,51 @@ def with_parameters(notebook: Path, out: Path, **params) -> Path:
     return out
 
 
-def open_and_run_all(page, url: str) -> None:
+def open_and_run_all(page, url: str, shot_on_failure: Path | None = None) -> None:
     """Open a notebook in JupyterLab, wait for an idle kernel (Run All before that opens a
-    kernel-selection dialog), dismiss pop-ups, run every cell and wait until the kernel is idle again."""
+    kernel-selection dialog), dismiss pop-ups, run every cell and wait until the kernel is idle again.
+    On a failure the page is saved to ``shot_on_failure`` (a PNG) for the report."""
+    try:
+        _open_and_run_all(page, url)
+    except Exception as err:
+        if shot_on_failure is not None:
+            page.screenshot(path=str(shot_on_failure), full_page=True)
+            raise AssertionError(f"{err}\nthe page at the failure: {shot_on_failure}") from err
+        raise
+
+
+PROMPTS = (  # the input prompts of the notebook in view: "[ ]:" before a run, "[*]:" running, "[3]:" done
+    "() => { const p = [...document.querySelectorAll('.jp-NotebookPanel')].find(e => e.offsetParent);"
+    " return p ? [...p.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent) : []; }"
+)
+
+
+def _open_and_run_all(page, url: str) -> None:
+    import re
+
     page.goto(url)
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
-    page.wait_for_selector(idle, timeout=120_000)
+    panel = page.locator(".jp-NotebookPanel:visible")  # the notebook's tab (the only one: ?reset)
+    panel.locator(".jp-Notebook").wait_for(timeout=120_000)
+    indicator = panel.locator(".jp-Notebook-ExecutionIndicator")
+    indicator.and_(page.locator("[data-status='idle']")).wait_for(timeout=120_000)
+    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\|\s*Idle")).first.wait_for(timeout=120_000)
     dismiss_popups(page)
-    page.locator("#jp-main-dock-panel .jp-NotebookPanel-toolbar").first.click()  # focus the notebook's panel
-    page.locator("#jp-menu-panel").get_by_text("Run", exact=True).first.click()  # the Run menu of the menu bar
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=60_000)
-    page.wait_for_selector(idle, timeout=600_000)
+    # A Run All sent while the kernel's connection is still being set up can be dropped: the cells
+    # stay "[ ]". Send it again until a cell starts (at most three times).
+    for attempt in range(3):
+        panel.locator(".jp-NotebookPanel-toolbar").click()  # focus the notebook's panel
+        page.locator("#jp-menu-panel").get_by_text("Run", exact=True).first.click()  # the Run menu of the menu bar
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(f"() => ({PROMPTS})().some(t => /\\[(\\*|\\d+)\\]/.test(t))", timeout=20_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    # every code cell gets an execution count when it has run: wait for the last one, then for idle
+    page.wait_for_function(f"() => {{ const t = ({PROMPTS})(); return t.length && /\\[\\d+\\]/.test(t[t.length - 1]); }}",
+                           timeout=TIMEOUT)
+    indicator.and_(page.locator("[data-status='idle']")).wait_for(timeout=TIMEOUT)
 
 
 def dismiss_popups(page) -> None:

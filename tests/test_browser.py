@@ -98,8 +98,8 @@ def assert_step(page, history, i: int) -> None:
 def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
     root, url, browser, history_dir = lab
     history = load_history(history_dir)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    open_and_run_all(page, url.format(path="06_genotypes_and_stepper.ipynb"))
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    open_and_run_all(page, url.format(path="06_genotypes_and_stepper.ipynb"), root / "failure-06.png")
     assert page.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
     # DARTS_V2 and the found cells drawn (JupyterLab shows an SVG output as an <img>; the stepper's are inline)
     assert page.locator(".jp-OutputArea-output img, .jp-OutputArea-output svg").count() >= 4
@@ -120,12 +120,16 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
         "() => { const m = [...document.querySelectorAll('.widget-html-content')].map(e => e.innerText.match(/step (\\d+) of/)).find(Boolean);"
         " return m && Number(m[1]) >= 6; }", timeout=60_000,
     )
-    page.locator(".widget-play button").nth(1).click()  # pause
-    page.wait_for_timeout(1000)
-    assert_step(page, history, shown(page)["step"])
+    page.locator(".widget-play button").first.click()  # the same button pauses
+    page.wait_for_timeout(1500)
+    paused = shown(page)["step"]
+    assert paused >= 6
+    assert_step(page, history, paused)  # what the slider's new value shows is that step of the history
 
     shot = root / "stepper.png"
-    page.locator(".jp-OutputArea-output:has(.widget-slider)").first.screenshot(path=str(shot))
+    page.locator(".widget-play").first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -60)  # the cell's top edge in view too
+    page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
     if target := os.environ.get("SDAS_STEPPER_SCREENSHOT"):
         shutil.copyfile(shot, target)
@@ -135,7 +139,7 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
 def test_notebook_01_shows_its_figures_in_jupyterlab(lab):
     root, url, browser, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    open_and_run_all(page, url.format(path="01_continuous_relaxation.ipynb"))
+    open_and_run_all(page, url.format(path="01_continuous_relaxation.ipynb"), root / "failure-01.png")
     cells = [c for c in json.loads((root / "01_continuous_relaxation.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
     plotting = [k for k, c in enumerate(cells) if PLOTTING.search("".join(c["source"]))]
     assert plotting, "notebook 01 has no plotting cell"
