@@ -30,6 +30,31 @@ BASELINE_FOLDER = re.compile(r"^baseline-([a-z0-9]+-[23]d)-s(\d+)$")
 VIDEO_DIR = "video"  # notebook 05's runs, under the course's runs folder
 
 
+def _finished(folder: Path, search: bool) -> tuple[dict, str] | None:
+    """A finished run folder's outputs (a search's or a retraining's, as the sweep reads them) without
+    their genotype and data set, and the data set's description; None for an unfinished, half-written
+    or foreign folder."""
+    from .run.sweep import retrain_outputs, search_outputs
+
+    if not (folder / ("genotype.json" if search else "result.json")).is_file():
+        return None
+    try:
+        values = search_outputs(folder) if search else retrain_outputs(folder)
+    except Exception:  # a half-written or foreign folder: not a result
+        return None
+    values.pop("genotype", None)
+    return values, values.pop("dataset" if search else "retrain_dataset")
+
+
+def _add(table: dict, key, values: dict) -> None:
+    for column, v in values.items():
+        table.setdefault(key, {}).setdefault(column, []).append(v)
+
+
+def _run_folders(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*-s*")) if folder.is_dir() else []
+
+
 def collect_results(runs_dir: str | os.PathLike) -> dict:
     """What the finished runs in ``runs_dir`` measured, per schedule (lists over seeds).
 
@@ -37,57 +62,37 @@ def collect_results(runs_dir: str | os.PathLike) -> dict:
     "datasets": set of data set descriptions, "video": ...}`` (``"video"``: :func:`collect_video_results`
     of the ``video`` subfolder); unfinished runs are left out.
     """
-    from .run.sweep import retrain_outputs, search_outputs
-
     out = {"search": {}, "retrain": {}, "histories": {}, "datasets": set(),
            "video": collect_video_results(Path(runs_dir) / VIDEO_DIR)}
-    for folder in sorted(Path(runs_dir).glob("*-s*")) if Path(runs_dir).is_dir() else []:
+    for folder in _run_folders(Path(runs_dir)):
         m = FOLDER.match(folder.name)
-        if not m:
+        found = _finished(folder, m.group(1) == "search") if m else None
+        if found is None:
             continue
-        kind, schedule, seed = m.group(1), m.group(2), int(m.group(3))
-        try:
-            if kind == "search" and (folder / "genotype.json").is_file():
-                values = search_outputs(folder)
-                out["histories"].setdefault(schedule, folder)
-                out["datasets"].add(values.pop("dataset"))
-                values.pop("genotype")
-            elif kind == "retrain" and (folder / "result.json").is_file():
-                values = retrain_outputs(folder)
-                values.pop("retrain_dataset")
-            else:
-                continue
-        except Exception:  # a half-written or foreign folder: not a result
-            continue
-        for key, v in values.items():
-            out[kind].setdefault(schedule, {}).setdefault(key, []).append(v)
+        (values, dataset), kind, schedule = found, m.group(1), m.group(2)
+        if kind == "search":
+            out["histories"].setdefault(schedule, folder)
+            out["datasets"].add(dataset)
+        _add(out[kind], schedule, values)
     return out
 
 
 def collect_video_results(video_dir: str | os.PathLike) -> dict:
     """What notebook 05's finished runs measured: ``{"search": {(schedule, op): {column: [values]}},
     "retrain": {...}, "transfer": {...}, "baseline": {arch: {...}}, "datasets": set}`` (op: o2d, o3d, oadv)."""
-    from .run.sweep import retrain_outputs, search_outputs
-
     out = {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set()}
-    for folder in sorted(Path(video_dir).glob("*-s*")) if Path(video_dir).is_dir() else []:
+    for folder in _run_folders(Path(video_dir)):
         m, b = VIDEO_FOLDER.match(folder.name), BASELINE_FOLDER.match(folder.name)
-        try:
-            if m and m.group(1) == "search" and (folder / "genotype.json").is_file():
-                values = search_outputs(folder)
-                out["datasets"].add(values.pop("dataset"))
-                values.pop("genotype")
-                kind, key = "search", (m.group(2), m.group(3))
-            elif (m or b) and (folder / "result.json").is_file():
-                values = retrain_outputs(folder)
-                out["datasets"].add(values.pop("retrain_dataset"))
-                kind, key = (m.group(1), (m.group(2), m.group(3))) if m else ("baseline", b.group(1))
-            else:
-                continue
-        except Exception:  # a half-written or foreign folder: not a result
+        if m:
+            kind, key = m.group(1), (m.group(2), m.group(3))
+        elif b:
+            kind, key = "baseline", b.group(1)
+        else:
             continue
-        for column, v in values.items():
-            out[kind].setdefault(key, {}).setdefault(column, []).append(v)
+        found = _finished(folder, kind == "search")
+        if found is not None:
+            out["datasets"].add(found[1])
+            _add(out[kind], key, found[0])
     return out
 
 
