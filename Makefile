@@ -21,6 +21,7 @@ test-fast: setup
 figures: setup
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
+	.venv/bin/python benchmarks/distributed.py
 
 # The stepper in JupyterLab, as the browser test sees it: figures/stepper_jupyterlab.png (the README shows it).
 screenshot: setup

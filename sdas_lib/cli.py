@@ -5,13 +5,18 @@ too); ``search --preset paper --help`` lists them with the paper preset's values
 ``--task video`` (search, train) takes the video presets of the same names, and
 ``--op-set o2d|o3d|oadv`` (or ``--ops``) picks a video op set.
 Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
-A search or retraining stopped by Ctrl-C (status 130), a lost machine or a NaN loss continues
-from its last checkpoint when the same command is run again with ``--resume``.
+A search or retraining stopped by Ctrl-C or SIGTERM (status 130), a lost machine or a NaN loss
+continues from its last checkpoint when the same command is run again with ``--resume``.
+
+``search``, ``train`` and ``baseline`` also run under ``torchrun`` (``torchrun --nproc_per_node=N -m
+sdas_lib search ...``): N processes share each batch (:mod:`sdas_lib.run.distributed`); rank 0
+prints and writes, and an error every rank met is printed once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -56,6 +61,24 @@ def check_device(name: str):
     elif device.type != "cpu" and not getattr(torch, device.type).is_available():
         raise SdasError(f"--device {name!r} is not available on this machine; use --device cpu")
     return device
+
+
+def run_device(args: argparse.Namespace):
+    """The device of a run command: ``--device``, checked; under torchrun the process joins the
+    job here (``--backend``) and gets its own device (``cuda:LOCAL_RANK`` or the CPU)."""
+    from .run import distributed
+
+    device = check_device(args.device)
+    if args.backend not in distributed.BACKENDS:
+        raise SdasError(f"--backend {args.backend!r} is not a backend; choose one of: {', '.join(distributed.BACKENDS)}")
+    return distributed.setup(device, args.backend).device
+
+
+def is_main_process() -> bool:
+    """False in the torchrun workers other than rank 0 (they print nothing but their own errors)."""
+    from .run.distributed import launched
+
+    return not launched() or os.environ.get("RANK", "0") == "0"
 
 
 class _PeekFailed(Exception):
@@ -180,7 +203,10 @@ def _add_run_folder_flags(p, out_help: str) -> None:
     """The flags every command that makes a run folder shares (search, train, baseline)."""
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help=out_help)
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (under torchrun: cpu or cuda, each "
+                   "process takes cuda:LOCAL_RANK)")
+    p.add_argument("--backend", default="auto", type=str.lower, help="under torchrun: the process group's backend, "
+                   "auto (NCCL on GPUs, gloo on the CPU), gloo or nccl")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -321,7 +347,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     base = get_preset(args.preset, search_presets(args.task))
     preset = override(base, **_overrides(args, type(base), args.task))
     searcher = Searcher(
-        preset, args.schedule, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
+        preset, args.schedule, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     searcher.run()
@@ -367,11 +393,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     base = get_preset(args.preset, train_presets(args.task))
     preset = override(base, **_overrides(args, type(base), args.task))
     trainer = Trainer(
-        preset, args.genotype, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
+        preset, args.genotype, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     result = trainer.run()
-    print(f"test accuracy {result.test_acc:.4f} ({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
+    if is_main_process():
+        print(f"test accuracy {result.test_acc:.4f} ({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
     return 0
 
 
@@ -426,15 +453,17 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     base = get_preset(args.preset, VIDEO_TRAIN_PRESETS)
     preset = override(base, **_overrides(args, type(base)))
     trainer = BaselineTrainer(
-        preset, args.arch, args.width, args.seed, device=check_device(args.device), out_dir=args.out, resume=args.resume,
+        preset, args.arch, args.width, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     result = trainer.run()
-    print(f"{args.arch} (width / {args.width}): {result.params:,} parameters, test accuracy {result.test_acc:.4f} "
-          f"({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
+    if is_main_process():
+        print(f"{args.arch} (width / {args.width}): {result.params:,} parameters, test accuracy {result.test_acc:.4f} "
+              f"({result.dataset.split(' ')[0]}, {preset.epochs} epochs); run folder {args.out}")
     return 0
 
 
+DISTRIBUTED_COMMANDS = ("search", "train", "baseline")
 COMMANDS = {
     "search": cmd_search, "count": cmd_count, "train": cmd_train, "summary": cmd_summary, "sweep": cmd_sweep,
     "baseline": cmd_baseline,
@@ -452,14 +481,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a wrong command or flag (already reported)
         return stop.code if isinstance(stop.code, int) else 2
+    from .run import distributed
+
+    main_process = is_main_process()
     try:
+        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+            raise SdasError(
+                f"'{args.command}' does not run under torchrun: only {', '.join(DISTRIBUTED_COMMANDS)} do (a sweep "
+                f"runs its searches as separate processes itself); start it with python -m sdas_lib"
+            )
         return COMMANDS[args.command](args)
     except SdasError as err:
-        print(f"error: {err}", file=sys.stderr)
+        if main_process or not getattr(err, "everywhere", False):  # an error of every rank: printed once
+            rank = "" if main_process or not distributed.launched() else f"[rank {os.environ.get('RANK')}] "
+            print(f"{rank}error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept: run the same command with --resume to continue", file=sys.stderr)
+        if main_process:
+            print("interrupted; the last checkpoint is kept: run the same command with --resume to continue", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

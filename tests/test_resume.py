@@ -282,7 +282,8 @@ def test_killed_cli_search_resumes_to_the_same_result(search_reference, tmp_path
 
 
 @pytest.mark.slow
-def test_ctrl_c_of_the_cli_search_exits_130_and_resumes_to_the_same_result(search_reference, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_of_the_cli_search_exits_130_and_resumes_to_the_same_result(search_reference, tmp_path, sig):
     out = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
     proc = subprocess.Popen([sys.executable, "-m", "sdas_lib", *SEARCH, "--out", str(out)], cwd=ROOT, env=env,
@@ -290,7 +291,7 @@ def test_ctrl_c_of_the_cli_search_exits_130_and_resumes_to_the_same_result(searc
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "checkpoint written. Run the same command with --resume to continue" in stdout

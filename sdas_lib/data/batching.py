@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from ..errors import SdasError
 
@@ -25,9 +25,21 @@ class EpochBatches:
     continues with exactly the batches it would have seen. File-backed data sets also get their
     random transforms (crop, flip, cutout) from a seed per (epoch, sample position), not from the
     global or a worker's random state, so a resumed run sees the same augmented images too.
+
+    Args:
+        batch_size: the global batch B. shard: ``(rank, world)``: the process ``rank`` of ``world``
+            gets rows ``rank·B/world .. (rank+1)·B/world`` of every batch (B must divide evenly), so
+            the batches, their number and the augmentation seeds do not depend on ``world``.
     """
 
-    def __init__(self, dataset: Dataset, indices: Sequence[int], batch_size: int, seed: int, num_workers: int = 0, what: str = "split"):
+    def __init__(self, dataset: Dataset, indices: Sequence[int], batch_size: int, seed: int, num_workers: int = 0,
+                 what: str = "split", shard: tuple[int, int] = (0, 1)):
+        rank, world = shard
+        if batch_size % world:
+            raise SdasError(
+                f"batch size {batch_size} cannot be split evenly over {world} processes: the batch is the global "
+                f"batch, each process takes batch/{world}; use a multiple of {world} (--batch_size)"
+            )
         if batch_size > len(indices):
             raise SdasError(
                 f"batch size {batch_size} is larger than the {what} ({len(indices)} samples); "
@@ -38,6 +50,7 @@ class EpochBatches:
         self.batch_size = batch_size
         self.seed = seed
         self.num_workers = num_workers
+        self.shard = (rank, world)
 
     def __len__(self) -> int:
         return len(self.indices) // self.batch_size
@@ -58,14 +71,21 @@ class EpochBatches:
         B = self.batch_size
         return [seeds[b * B : (b + 1) * B] for b in range(len(self))]
 
+    def _rows(self, batch: torch.Tensor) -> torch.Tensor:
+        """This process's share of a global batch."""
+        rank, world = self.shard
+        b = self.batch_size // world
+        return batch[rank * b : (rank + 1) * b]
+
     def iterate(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        batches = self.order(epoch)[start:]
+        """The batches of ``epoch`` from position ``start`` (this process's share of each)."""
+        batches = [self._rows(b) for b in self.order(epoch)[start:]]
         if isinstance(self.dataset, TensorDataset):
             x, y = self.dataset.tensors
             for idx in batches:
                 yield x[idx], y[idx]
             return
-        seeds = self.sample_seeds(epoch)[start:]
+        seeds = [self._rows(s) for s in self.sample_seeds(epoch)[start:]]
         keys = [list(zip(b.tolist(), s.tolist())) for b, s in zip(batches, seeds)]
         loader = DataLoader(
             SeededSamples(self.dataset), batch_sampler=keys, num_workers=self.num_workers,
@@ -94,11 +114,16 @@ class SeededSamples(Dataset):
             return self.dataset[index]
 
 
-def iterate_dataset(dataset: Dataset, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """All of ``dataset`` in order, for evaluation."""
+def iterate_dataset(dataset: Dataset, batch_size: int, num_workers: int = 0,
+                    shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """All of ``dataset`` in order, for evaluation; with ``shard=(rank, world)`` the samples
+    ``rank, rank + world, ...`` only (the ranks together see every sample once)."""
+    rank, world = shard
     if isinstance(dataset, TensorDataset):
-        x, y = dataset.tensors
+        x, y = (t[rank::world] for t in dataset.tensors)
         for b in range(0, len(y), batch_size):
             yield x[b : b + batch_size], y[b : b + batch_size]
         return
+    if world > 1:
+        dataset = Subset(dataset, range(rank, len(dataset), world))
     yield from DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)

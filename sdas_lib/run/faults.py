@@ -1,8 +1,14 @@
-"""Interruptions: a graceful Ctrl-C for long runs, and kill points for the resume tests.
+"""Interruptions: a graceful Ctrl-C or SIGTERM for long runs, and test hooks for the resume and
+distributed tests.
 
-Ctrl-C during :meth:`Searcher.run` or :meth:`Trainer.run` (inside :func:`graceful_interrupt`)
-finishes the current iteration, writes a checkpoint and then raises :class:`KeyboardInterrupt`;
-a second Ctrl-C interrupts at once (the last checkpoint on disk stays valid either way).
+Ctrl-C (SIGINT) or SIGTERM during the loop of :meth:`Searcher.run` or :meth:`Trainer.run`
+(inside :func:`graceful_interrupt`) finishes the current iteration, writes a checkpoint and then
+raises :class:`KeyboardInterrupt`. A second Ctrl-C of a single process interrupts at once (the last
+checkpoint on disk stays valid either way); a repeated SIGTERM does not, nor does any repeat under
+torchrun, where one stop can reach a worker twice (a scheduler signals every process, and
+torchrun's agent forwards the signal it got as well). Under torchrun the ranks agree after every
+iteration whether any of them was signalled, so all stop after the same iteration. The agent
+sends SIGKILL ``--shutdown-timeout`` seconds (30) after forwarding a signal.
 
 Test hook: with the environment variable ``SDAS_TEST_KILL_AT=EVENT:N`` a run kills its own
 process with SIGKILL (no clean-up, like a lost machine) the first time ``EVENT`` reaches ``N``:
@@ -12,18 +18,28 @@ process with SIGKILL (no clean-up, like a lost machine) the first time ``EVENT``
 - ``checkpoint:N``: during the N-th checkpoint write of this process, with half of the temporary
   file written and the rename not yet done.
 
-Unset (always, outside the tests) it costs one dictionary lookup per call.
+Distributed test hooks (the tests of :mod:`sdas_lib.run.distributed`):
+
+- ``SDAS_TEST_RANK_LOG=DIR``: each rank appends JSON lines to ``DIR/rank<r>.jsonl``: its pid at
+  the start, and at every decision the digest of its own α/β, weights and decisions;
+- ``SDAS_TEST_PERTURB=R:T``: rank R adds 1e-3 to one α entry at the first decision at or after
+  iteration T, so the ranks' check must catch the disagreement.
+
+Unset (always, outside the tests) each costs one dictionary lookup per call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
 from typing import Iterator
 
 KILL_ENV = "SDAS_TEST_KILL_AT"
+RANK_LOG_ENV = "SDAS_TEST_RANK_LOG"
+PERTURB_ENV = "SDAS_TEST_PERTURB"
 KILL_EVENTS = ("iteration", "decision", "checkpoint")
 _checkpoint_writes = 0
 
@@ -47,33 +63,70 @@ def checkpoint_write_point() -> None:
     kill_point("checkpoint", _checkpoint_writes)
 
 
+def rank_record(rank: int, event: dict) -> None:
+    """Append ``event`` to ``$SDAS_TEST_RANK_LOG/rank<rank>.jsonl`` when the tests switch it on."""
+    folder = os.environ.get(RANK_LOG_ENV)
+    if folder:
+        with open(os.path.join(folder, f"rank{rank}.jsonl"), "a") as f:
+            f.write(json.dumps(event) + "\n")
+
+
+def perturb_point(rank: int, iteration: int) -> bool:
+    """Whether ``SDAS_TEST_PERTURB=R:T`` asks this rank to perturb its α now (once)."""
+    global _perturbed
+    spec = os.environ.get(PERTURB_ENV)
+    if not spec or _perturbed:
+        return False
+    r, _, t = spec.partition(":")
+    if int(r) == rank and iteration >= int(t):
+        _perturbed = True
+        return True
+    return False
+
+
+_perturbed = False
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class InterruptFlag:
-    """Set by the first Ctrl-C inside :func:`graceful_interrupt`; the loop polls ``requested``."""
+    """Set by the first SIGINT or SIGTERM inside :func:`graceful_interrupt`; the loop polls it."""
 
     def __init__(self) -> None:
-        self.requested = False
+        self.signal = 0  # the number of the signal that asked to stop; 0 while none did
+
+    @property
+    def requested(self) -> bool:
+        return self.signal != 0
 
 
 @contextlib.contextmanager
-def graceful_interrupt() -> Iterator[InterruptFlag]:
-    """Turn the first SIGINT into a flag the loop checks between iterations.
+def graceful_interrupt(escalate: bool = True) -> Iterator[InterruptFlag]:
+    """Turn the first SIGINT or SIGTERM into a flag the loop checks between iterations.
 
-    A second SIGINT raises :class:`KeyboardInterrupt` at once. Outside the main thread (where
-    signal handlers cannot be set) SIGINT behaves as usual.
+    Args:
+        escalate: a second SIGINT raises :class:`KeyboardInterrupt` at once (a single process;
+            under torchrun the loop passes False). A repeated SIGTERM never does.
+
+    Outside the main thread (where signal handlers cannot be set) the signals behave as usual.
     """
     flag = InterruptFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
 
     def handler(signum, frame):
         if flag.requested:
-            raise KeyboardInterrupt
-        flag.requested = True
+            if escalate and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        flag.signal = signum
 
-    signal.signal(signal.SIGINT, handler)
+    for s in SIGNALS:
+        signal.signal(s, handler)
     try:
         yield flag
     finally:  # None: a handler not installed from Python; Python's own is the closest
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        for s, h in previous.items():
+            default = signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL
+            signal.signal(s, h if h is not None else default)

@@ -1,7 +1,8 @@
 """A run's folder: started fresh, resumed from its checkpoint, or replaced; nothing else is touched.
 
 :func:`open_run_dir` is called by :meth:`RunLoop.open_run_folder` and uses only the run's public
-methods (``config``, ``write_start_files``, ``load_checkpoint``, ``log``).
+methods (``config``, ``write_start_files``, ``read_checkpoint``, ``log``). Under torchrun only rank 0
+calls it; the other ranks receive its outcome (:meth:`~sdas_lib.run.distributed.Ranks.from_main`).
 """
 
 from __future__ import annotations
@@ -95,20 +96,22 @@ def is_run_folder(out: Path) -> bool:
     return isinstance(config, dict) and "sdas_lib" in config and "preset" in config
 
 
-def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> Path | None:
+def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> tuple[Path | None, dict | None]:
     """Prepare ``out_dir`` for ``run`` (a :class:`~sdas_lib.run.loop.RunLoop`): resume or start it.
 
-    A fresh start writes config.json (and what ``run.write_start_files`` adds); if that fails,
-    the files written are removed again (and the folder, if this call created it).
+    Returns (the folder, the checkpoint to resume from or None for a fresh start). A fresh start
+    writes config.json (and what ``run.write_start_files`` adds); if that fails, the files written
+    are removed again (and the folder, if this call created it).
     """
     if out_dir is None:
         if resume:
             raise SdasError("--resume needs the run folder (--out) of the run to continue")
-        return None
+        return None, None
     existed = Path(out_dir).exists()
     out = prepare_run_dir(out_dir, resume, force)
     run.out_dir = out
     fresh = not resume or not ((out / CHECKPOINT).is_file() or (out / PREVIOUS).is_file())
+    ckpt = None
     try:
         if fresh:
             atomic_write_json(out / "config.json", run.config())
@@ -116,9 +119,9 @@ def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bo
             if resume:
                 run.log(f"no checkpoint in {out} yet (stopped before its first one): starting the run over")
         else:
-            run.load_checkpoint()
+            ckpt = run.read_checkpoint()
     except BaseException:
         if fresh:
             remove_run_files(out, remove_folder=not existed)
         raise
-    return out
+    return out, ckpt

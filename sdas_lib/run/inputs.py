@@ -35,10 +35,12 @@ def clips_per_test_sample(data: ImageData) -> int:
     return data.test_clips if isinstance(data, VideoData) else 1
 
 
-def iterate_test_set(data: ImageData, max_inputs: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def iterate_test_set(data: ImageData, max_inputs: int, num_workers: int = 0,
+                     shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The test set in order, in batches of at most ``max_inputs`` network inputs: a multi-clip
-    video's N clips count N times, and a video's clips always stay in one batch."""
-    yield from iterate_dataset(data.test, max(1, max_inputs // clips_per_test_sample(data)), num_workers)
+    video's N clips count N times, and a video's clips always stay in one batch. With
+    ``shard=(rank, world)``, this process's share of the samples (see :func:`iterate_dataset`)."""
+    yield from iterate_dataset(data.test, max(1, max_inputs // clips_per_test_sample(data)), num_workers, shard)
 
 
 def score_test_batch(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multi_clip: bool,

@@ -14,12 +14,18 @@ Hooks a subclass implements:
   progress bar's postfix; ``epoch_summary(seconds)``: the epoch's metrics row and log line;
 - ``model_state()`` / ``load_model_state(ckpt)``: the models' part of a checkpoint;
 - ``write_outputs()`` and ``result()``; optionally ``write_start_files()``.
+
+Under torchrun (:mod:`sdas_lib.run.distributed`) the same loop runs in every process: ``self.ranks``
+says which one this is. Only rank 0 logs, shows the progress bar and writes files; the ranks agree
+after every iteration whether any was signalled to stop, and a checkpoint holds every rank's
+random state, so each rank resumes exactly.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import sys
 import time
@@ -31,8 +37,10 @@ import torch
 
 from ..errors import NonFiniteLoss, SdasError
 from ..files import atomic_write_text
+from . import distributed
+from .distributed import RankFailure
 from .checkpoints import CHECKPOINT, load_checkpoint_file, save_checkpoint_file, set_aside_corrupt_checkpoint
-from .faults import graceful_interrupt
+from .faults import graceful_interrupt, rank_record
 from .folders import open_run_dir
 
 
@@ -63,8 +71,9 @@ class RunLoop:
     Args:
         preset: the run's preset dataclass (needs ``epochs``, ``threads``, ``channels_last``,
             ``checkpoint_every``).
-        seed: the run's seed. device: where to compute. progress: show a tqdm bar.
-        log: where log lines go besides log.txt (default: print).
+        seed: the run's seed. device: where to compute (under torchrun, ``cuda`` means each rank's
+            ``cuda:LOCAL_RANK``). progress: show a tqdm bar (rank 0's only).
+        log: where log lines go besides log.txt (default: print; rank 0 only).
     """
 
     METRIC_FIELDS: tuple[str, ...] = ()
@@ -75,8 +84,15 @@ class RunLoop:
     progress_label = "run"
 
     def __init__(self, preset, seed: int, device: str | torch.device, progress: bool, log: Callable[[str], None] | None):
-        self.preset, self.seed, self.device = preset, int(seed), torch.device(device)
-        self.progress = progress
+        self.ranks = distributed.setup(device)  # joins the torchrun job, if this process is in one
+        self.preset, self.seed, self.device = preset, int(seed), self.ranks.device
+        self.progress = progress and self.ranks.is_main
+        world = self.ranks.world
+        if preset.batch_size % world:  # the same on every rank: printed once
+            raise RankFailure(
+                f"--batch_size {preset.batch_size} cannot be split evenly over {world} processes: the preset's batch "
+                f"is the global batch and each process takes batch/{world}; use a multiple of {world}"
+            )
         self._print = log or print
         if preset.threads > 0:
             torch.set_num_threads(preset.threads)
@@ -95,8 +111,25 @@ class RunLoop:
         self.last_checkpoint: int | None = None  # iteration of the newest checkpoint on disk
 
     def open_run_folder(self, out_dir: str | os.PathLike | None, resume: bool, force: bool) -> None:
-        """Start, resume or replace the run folder (call at the end of ``__init__``, once built)."""
-        self.out_dir = open_run_dir(self, out_dir, resume, force)
+        """Start, resume or replace the run folder (call at the end of ``__init__``, once built).
+
+        Under torchrun rank 0 checks and prepares the folder and reads the checkpoint; every rank
+        gets the outcome (or rank 0's error) and restores the checkpoint's state.
+        """
+        def prepare():
+            out, ckpt = open_run_dir(self, out_dir, resume, force)
+            return (None if out is None else str(out)), ckpt
+
+        out, ckpt = self.ranks.from_main(prepare)
+        self.out_dir = None if out is None else Path(out)
+        if ckpt is not None:
+            self.ranks.all_succeed(lambda: self.restore(ckpt))
+
+    def seed_rank(self) -> None:
+        """Give each rank of a distributed run its own random stream (drop path, cutout), once the
+        model is built under the run's seed (the same initial weights on every rank)."""
+        if self.ranks.distributed:
+            torch.manual_seed(distributed.rank_seed(self.seed, self.ranks.rank))
 
     # -- hooks -----------------------------------------------------------------------------------
     def zero_running(self) -> dict:
@@ -141,7 +174,9 @@ class RunLoop:
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def log(self, line: str) -> None:
-        """Print ``line`` and append it to the run folder's log.txt."""
+        """Print ``line`` and append it to the run folder's log.txt (rank 0 only)."""
+        if not self.ranks.is_main:
+            return
         if self.out_dir is not None:
             with open(self.out_dir / "log.txt", "a") as f:
                 f.write(line + "\n")
@@ -159,11 +194,14 @@ class RunLoop:
     def model_to_device(self, net: torch.nn.Module, input_rank: int) -> torch.nn.Module:
         return net.to(self.device, memory_format=memory_format_for(input_rank, self.preset.channels_last))
 
-    def check_finite(self, loss: torch.Tensor, what: str, lr_flags: str) -> None:
-        """Stop with :class:`NonFiniteLoss` naming the iteration and the last good checkpoint."""
-        if not torch.isfinite(loss):
+    def check_finite(self, loss: float, what: str, lr_flags: str) -> None:
+        """Stop with :class:`NonFiniteLoss` naming the iteration and the last good checkpoint.
+
+        Under torchrun pass the loss reduced over the ranks: a NaN on one rank is then a NaN on
+        all, and every rank stops here together instead of one waiting in the next all-reduce."""
+        if not math.isfinite(loss):
             raise NonFiniteLoss(
-                f"{what} loss became {loss.item()} at iteration {self.t} (epoch {self.epoch + 1}); "
+                f"{what} loss became {loss} at iteration {self.t} (epoch {self.epoch + 1}); "
                 f"{self.last_checkpoint_note()}. Lower the learning rate ({lr_flags}) and start again with --force"
             )
 
@@ -183,13 +221,14 @@ class RunLoop:
             return self.result()
         from tqdm.auto import tqdm
 
+        rank_record(self.ranks.rank, {"event": "start", "pid": os.getpid(), "t": self.t})  # test hook
         if self.t == 0:
             self.log(self.start_message())
         else:
             self.log(f"resumed at iteration {self.t} (epoch {self.epoch + 1}, batch {self.pos})")
         bar = tqdm(total=self.T, initial=self.t, disable=not self.progress, desc=self.progress_label, leave=False, file=sys.stderr)
         start = time.perf_counter() - self.elapsed
-        with graceful_interrupt() as interrupt, bar:
+        with graceful_interrupt(escalate=not self.ranks.distributed) as interrupt, bar:
             while self.epoch < self.preset.epochs:
                 self.begin_epoch()
                 batches = self.epoch_batches(self.epoch, self.pos)
@@ -208,13 +247,15 @@ class RunLoop:
 
     def end_iteration(self, start: float, interrupt) -> None:
         """Advance the position in the epoch; checkpoint every ``checkpoint_every`` iterations (the
-        epoch's last one is checkpointed by :meth:`close_epoch`); stop cleanly after a Ctrl-C."""
+        epoch's last one is checkpointed by :meth:`close_epoch`); stop cleanly after a Ctrl-C or
+        SIGTERM on any rank (every rank learns of it here, at the same iteration)."""
         self.pos += 1
         self.elapsed = time.perf_counter() - start
         if self.out_dir is not None and self.t % self.preset.checkpoint_every == 0 and self.pos < self.iters_per_epoch:
             self.save_checkpoint()
-        if interrupt.requested:
-            self.stop_interrupted()
+        signals = self.ranks.gather_ints(interrupt.signal)
+        if any(signals):
+            self.stop_interrupted(signals)
 
     def close_epoch(self, seconds: float) -> None:
         """Record the epoch's metrics row, log it, move to the next epoch, write metrics.csv and a checkpoint."""
@@ -226,17 +267,31 @@ class RunLoop:
         self.running = self.zero_running()
         self.elapsed = seconds
         if self.out_dir is not None:
-            self.write_metrics()
+            self.ranks.from_main(self.write_metrics)
             self.save_checkpoint()
 
-    def stop_interrupted(self) -> None:
-        """After Ctrl-C: checkpoint at this iteration boundary, say how to resume, raise KeyboardInterrupt."""
+    def stop_interrupted(self, signals: list[int] | None = None) -> None:
+        """After Ctrl-C or SIGTERM: checkpoint at this iteration boundary, say how to resume, raise
+        KeyboardInterrupt (on every rank).
+
+        Args:
+            signals: each rank's signal number (0: none), to say which rank was stopped by what.
+        """
+        where = ""
+        if self.ranks.distributed and signals:
+            import signal as sig
+
+            got = [f"{sig.Signals(s).name} on rank {r}" for r, s in enumerate(signals) if s]
+            where = f" ({', '.join(got)}; all {self.ranks.world} processes stopped here)"
         if self.out_dir is not None:
             if self.last_checkpoint != self.t:
                 self.save_checkpoint()
-            self.log(f"interrupted at iteration {self.t} of {self.T}; checkpoint written. Run the same command with --resume to continue")
+            self.log(
+                f"interrupted at iteration {self.t} of {self.T}{where}; checkpoint written. Run the same command "
+                f"with --resume to continue"
+            )
         else:
-            self.log(f"interrupted at iteration {self.t} of {self.T}")
+            self.log(f"interrupted at iteration {self.t} of {self.T}{where}")
         raise KeyboardInterrupt
 
     def write_metrics(self) -> None:
@@ -253,25 +308,40 @@ class RunLoop:
         p = asdict(self.preset)
         for volatile in self.VOLATILE_FIELDS:
             p.pop(volatile, None)
-        return {"preset": p, "seed": self.seed, "T": self.T, **self.resume_key_extra()}
+        key = {"preset": p, "seed": self.seed, "T": self.T, **self.resume_key_extra()}
+        if self.ranks.distributed:  # each rank's batch share, BN statistics and random state depend on it
+            key["processes"] = self.ranks.world
+        return key
 
-    def loop_state(self) -> dict:
-        """Position and bookkeeping of the loop, for the checkpoint (tensors and plain types only)."""
+    def random_state(self) -> dict:
+        """This process's random state (CPU, and its GPU's)."""
         return {
-            "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
-            "metrics": self.metrics, "running": self.running, "elapsed": self.elapsed,
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
+    def loop_state(self) -> dict:
+        """Position and bookkeeping of the loop, for the checkpoint (tensors and plain types only).
+
+        Collective under torchrun: rank 0 gathers every rank's random state (``rank_rng``)."""
+        state = {
+            "t": self.t, "epoch": self.epoch, "pos": self.pos, "finished": self.finished,
+            "metrics": self.metrics, "running": self.running, "elapsed": self.elapsed, **self.random_state(),
+        }
+        if self.ranks.distributed:
+            state["rank_rng"] = self.ranks.gather_objects(self.random_state())
+        return state
+
     def save_checkpoint(self) -> None:
-        """Atomically write checkpoint.pt; the previous one is kept as checkpoint.prev.pt."""
+        """Atomically write checkpoint.pt (rank 0); the previous one is kept as checkpoint.prev.pt.
+
+        Every rank calls it at the same iteration (the random states are gathered)."""
         self.check_finite_weights()
         ckpt = {
             "format": self.CHECKPOINT_FORMAT, "version": self.CHECKPOINT_VERSION, "config": self.resume_key(),
             **self.loop_state(), **self.model_state(),
         }
-        save_checkpoint_file(self.out_dir, ckpt)
+        self.ranks.from_main(lambda: save_checkpoint_file(self.out_dir, ckpt))  # rank 0's write error: every rank's
         self.last_checkpoint = self.t
 
     def check_finite_weights(self) -> None:
@@ -283,17 +353,18 @@ class RunLoop:
                     f"{self.last_checkpoint_note()}. Lower the learning rate and start again with --force"
                 )
 
-    def load_checkpoint(self) -> None:
-        """Restore the run from its folder's newest readable checkpoint made with this config."""
-        ckpt = self.read_checkpoint()
+    def restore(self, ckpt: dict) -> None:
+        """Restore the run from a checkpoint (:meth:`read_checkpoint`): models, loop, random state
+        (this rank's own, under torchrun)."""
         try:
             self.load_model_state(ckpt)
             self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
             self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
             self.finished = ckpt["finished"]
-            torch.set_rng_state(ckpt["rng"])
-            if ckpt.get("cuda_rng") is not None and self.device.type == "cuda":
-                torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
+            rng = ckpt["rank_rng"][self.ranks.rank] if self.ranks.distributed else ckpt
+            torch.set_rng_state(rng["rng"])
+            if rng.get("cuda_rng") is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda_rng"], self.device)
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise SdasError(
                 f"the checkpoint in {str(self.out_dir)!r} does not fit this run ({type(err).__name__}: "
@@ -308,6 +379,14 @@ class RunLoop:
         """
         ckpt, used, refused = load_checkpoint_file(self.out_dir, self.CHECKPOINT_FORMAT, self.CHECKPOINT_VERSION)
         saved, now = ckpt.get("config"), self.resume_key()
+        if isinstance(saved, dict) and saved.get("processes", 1) != now.get("processes", 1):
+            made, here = saved.get("processes", 1), now.get("processes", 1)
+            how = f"under torchrun --nproc_per_node {made} (in all)" if made > 1 else "as one process, without torchrun"
+            raise SdasError(
+                f"cannot resume {str(self.out_dir)!r}: its checkpoint was made by {made} process(es) and this run has "
+                f"{here} (the batch shares and random streams depend on the number); resume it {how} "
+                f"(processes: checkpoint {saved.get('processes')}, now {now.get('processes')})"
+            )
         if saved != now:
             diffs = config_differences(saved, now) if isinstance(saved, dict) else "no config recorded"
             raise SdasError(

@@ -23,6 +23,13 @@ schedule position, the decision history, the position in the epoch's batch order
 epoch sums, the metrics so far and the random state. A run resumed from any of them ends with the
 same genotype, history and metrics (except wall-clock seconds) as one never interrupted.
 
+Under torchrun (:mod:`sdas_lib.run.distributed`) each rank takes its share of every w-train and
+α/β-val batch; the w gradients are averaged by DDP and the α/β gradients by an explicit
+all-reduce (``autograd.grad`` bypasses DDP), so every rank holds the same α/β and makes the same
+decisions at the same iterations, which the ranks verify at every decision (a digest of α/β, the
+weights and the decisions). After a decision prunes the network, DDP is rebuilt around what is left.
+Evaluations split the test set over the ranks.
+
 Table 2 (NOTES.md): at every evaluation, after the last iteration's w and α/β steps and before its
 decisions, the search weights are tested three ways: ``relaxed`` (the supernet as it is, so at
 t = T before DAS's final decisions), ``discrete`` (the derived genotype imposed on the same
@@ -33,6 +40,8 @@ weights and BatchNorm running statistics: the paper's protocol, after SNAS) and
 from __future__ import annotations
 
 import copy
+import gc
+import json
 import os
 import platform
 import time
@@ -55,7 +64,8 @@ from ..data import EpochBatches, ImageData, split_indices
 from ..errors import SdasError
 from ..files import atomic_write_json, atomic_write_text
 from ..nets.supernet import SearchNetwork, prune_optimizer
-from .faults import kill_point
+from .distributed import state_digest
+from .faults import kill_point, perturb_point, rank_record
 from .inputs import clips_per_test_sample, iterate_test_set, load_run_data, score_test_batch
 from .loop import RunLoop
 from .presets import SearchPreset, check_search_preset
@@ -140,10 +150,12 @@ class Searcher(RunLoop):
         super().__init__(preset, seed, device, progress, log)
         self.progress_label = f"search {self.schedule_name}"
         self.space = search_space(preset)
-        self.data = data or load_run_data(preset)
+        # Downloaded once per machine; a data set one rank cannot load stops every rank with its error.
+        self.data = data or self.ranks.local_first(lambda: load_run_data(preset))
         w_idx, a_idx = split_indices(len(self.data.train), preset.train_portion, preset.split_seed)
-        self.w_batches = EpochBatches(self.data.train, w_idx, preset.batch_size, seed, preset.num_workers, "w-train split")
-        self.a_batches = EpochBatches(self.data.train, a_idx, preset.batch_size, seed + 7919, preset.num_workers, "α/β-val split")
+        shard = (self.ranks.rank, self.ranks.world)  # each rank's share of every batch
+        self.w_batches = EpochBatches(self.data.train, w_idx, preset.batch_size, seed, preset.num_workers, "w-train split", shard)
+        self.a_batches = EpochBatches(self.data.train, a_idx, preset.batch_size, seed + 7919, preset.num_workers, "α/β-val split", shard)
         self.iters_per_epoch = min(len(self.w_batches), len(self.a_batches))
         self.T = preset.epochs * self.iters_per_epoch
         self.M = self.space.total_decisions
@@ -156,6 +168,8 @@ class Searcher(RunLoop):
         torch.manual_seed(self.seed)
         net = SearchNetwork(self.space, search_layout(p), p.C1, p.C2, self.data.num_classes, self.data.in_channels)
         self.net = self.model_to_device(net, 1 + len(self.data.input_shape))
+        self.seed_rank()
+        self._ddp: torch.nn.Module | None = None  # DDP around self.net, rebuilt after every pruning
         self.w_opt = self._make_w_opt()
         self.a_opt = torch.optim.Adam(
             self.net.arch.parameters(), lr=p.arch_lr, betas=(p.arch_beta1, p.arch_beta2), weight_decay=p.arch_weight_decay
@@ -182,7 +196,16 @@ class Searcher(RunLoop):
             "preset": asdict(self.preset), "task": self.preset.task, "schedule": self.schedule_name, "seed": self.seed,
             "dataset": self.data.description, "space": self.space.to_dict(), "T": self.T, "M": self.M,
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            **self.ranks.describe(),
         }
+
+    def w_net(self) -> torch.nn.Module:
+        """The network the w step runs: ``self.net`` in DDP under torchrun (α/β left to the α/β
+        step's own all-reduce), built again after a pruning deleted some of its weights."""
+        if self._ddp is None:
+            gc.collect()  # the DDP before the pruning, in a reference cycle: free its buffers now
+            self._ddp = self.ranks.wrap(self.net, ignore=[f"arch.{n}" for n, _ in self.net.arch.named_parameters()])
+        return self._ddp
 
     def resume_key_extra(self) -> dict:
         return {"schedule": self.schedule_name}
@@ -191,14 +214,15 @@ class Searcher(RunLoop):
     def w_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """SGD on L_train(w | α, β); α/β enter as constants so no gradient is spent on them."""
         self.net.train()
-        logits = self.net(x, detach_arch=True)
+        logits = self.w_net()(x, detach_arch=True)
         loss = F.cross_entropy(logits, y)
-        self.check_finite(loss, "training", "--w_lr / --arch_lr")
+        value, acc = self.ranks.mean_values(loss.item(), accuracy(logits, y))  # over the ranks
+        self.check_finite(value, "training", "--w_lr / --arch_lr")
         self.w_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under torchrun DDP averages the gradients over the ranks here
         torch.nn.utils.clip_grad_norm_(self.w_opt.param_groups[0]["params"], self.preset.grad_clip)
         self.w_opt.step()
-        return loss.item(), accuracy(logits, y)
+        return value, acc
 
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float] | None:
         """Adam on L_val(α, β | w) for the α/β still in use; None once nothing is left to learn."""
@@ -215,26 +239,47 @@ class Searcher(RunLoop):
             for w in weights:
                 w.requires_grad_(True)
         loss = F.cross_entropy(logits, y)
-        self.check_finite(loss, "validation", "--w_lr / --arch_lr")
+        value, acc = self.ranks.mean_values(loss.item(), accuracy(logits, y))  # over the ranks
+        self.check_finite(value, "validation", "--w_lr / --arch_lr")
         grads = torch.autograd.grad(loss, params)  # only α/β
+        self.ranks.average_(grads)  # autograd.grad bypasses DDP: the mean over the ranks, explicitly
         self.a_opt.zero_grad(set_to_none=True)
         for p, g in zip(params, grads):
             p.grad = g
         self.a_opt.step()
         self.net.arch.freeze_decided(self.state, self.arch_snapshot)
-        return loss.item(), accuracy(logits, y)
+        return value, acc
 
     def discretize(self) -> list[Decision]:
         """Make M_t − (decisions so far) decisions and prune the network and optimizer to them."""
         n = self.schedule(self.t, self.T, self.M) - self.state.n_done
         if n <= 0:
             return []
+        if perturb_point(self.ranks.rank, self.t):  # test hook: this rank's α drifts from the others'
+            with torch.no_grad():
+                next(iter(self.net.arch.parameters())).view(-1)[0] += 1e-3
         alpha, beta = self.net.arch.as_dicts()
         self.arch_before_decisions.append(arch_snapshot(self.t, alpha, beta))  # for the replay
         made = decide(self.state, alpha, beta, n, self.t)
+        self.check_ranks_agree(made)
         prune_optimizer(self.w_opt, self.net.sync(self.state))
+        self._ddp = None  # DDP's buckets hold the deleted weights: rebuild it at the next w step
         self.arch_snapshot = self.net.arch.snapshot()
         return made
+
+    def decision_digest(self) -> bytes:
+        """Digest of this rank's α/β, weights and decisions so far (equal on every rank of a sound run)."""
+        tensors = [p for _, p in sorted(self.net.arch.named_parameters())] + self.net.weights()
+        return state_digest(tensors, json.dumps([d.to_dict() for d in self.state.history]))
+
+    def check_ranks_agree(self, made: list[Decision]) -> None:
+        """At a decision, verify that every rank holds the same α/β, weights and decisions; stop
+        every rank with :class:`~sdas_lib.run.distributed.RankDisagreement` if not."""
+        if not self.ranks.distributed:
+            return
+        digest = self.decision_digest()
+        rank_record(self.ranks.rank, {"t": self.t, "decisions": self.state.n_done, "digest": digest.hex()})
+        self.ranks.check_agreement(digest, "α/β, weights or decisions", self.t, self.last_checkpoint_note())
 
     def epoch_batches(self, epoch: int, pos: int):
         return zip(self.w_batches.iterate(epoch, pos), self.a_batches.iterate(epoch, pos))
@@ -272,7 +317,11 @@ class Searcher(RunLoop):
 
     @torch.no_grad()
     def test_accuracy(self, net: SearchNetwork) -> float:
-        """Test accuracy of ``net``; a video of several test clips by the mean of their softmax scores (§5.2)."""
+        """Test accuracy of ``net``; a video of several test clips by the mean of their softmax scores (§5.2).
+
+        Under torchrun each rank scores its share of the test set with the same model (rank 0's BN
+        statistics) and the counts are summed."""
+        self.ranks.broadcast_buffers(net)
         net.eval()
         correct = total = 0
         multi_clip = clips_per_test_sample(self.data) > 1
@@ -280,10 +329,12 @@ class Searcher(RunLoop):
         # the CPU (a tiny DAS video supernet: 12 s for the 2,000 test clips at 64, 7 s at 256); a test
         # video of several clips keeps the training batch size, which bounds its memory.
         batch = self.preset.batch_size if multi_clip else max(self.preset.batch_size, TEST_BATCH)
-        for x, y in iterate_test_set(self.data, batch, self.preset.num_workers):
+        shard = (self.ranks.rank, self.ranks.world)
+        for x, y in iterate_test_set(self.data, batch, self.preset.num_workers, shard):
             scores, _ = score_test_batch(net, x, multi_clip, self.input_to_device)
             correct += (scores.argmax(1) == y.to(scores.device)).sum().item()
             total += len(y)
+        correct, total = self.ranks.sum_values(correct, total)
         return correct / max(total, 1)
 
     def discrete_network(self) -> SearchNetwork:
@@ -303,7 +354,10 @@ class Searcher(RunLoop):
     def reestimate_batchnorm(self, net: SearchNetwork) -> SearchNetwork:
         """Reset ``net``'s BN running statistics and re-estimate them in place (cumulative average,
         train mode, no gradient) on ``bn_recalibration_batches`` fixed w-train batches: the relaxed
-        statistics were gathered on mixed inputs that a discrete cell no longer produces."""
+        statistics were gathered on mixed inputs that a discrete cell no longer produces.
+
+        Under torchrun each rank estimates on its share of the same batches, and the ranks'
+        estimates are averaged."""
         bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         for bn in bns:
             bn.reset_running_stats()
@@ -313,6 +367,7 @@ class Searcher(RunLoop):
             if b >= self.preset.bn_recalibration_batches:
                 break
             net(self.to_device(x, y)[0])
+        self.ranks.average_([t for bn in bns for t in (bn.running_mean, bn.running_var) if t is not None])
         return net
 
     def evaluate(self) -> dict[str, float]:
@@ -370,10 +425,14 @@ class Searcher(RunLoop):
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}\n{genotype}")
         if self.out_dir is None:
             return
-        self.write_metrics()
-        self.write_iteration_times()
-        atomic_write_json(self.out_dir / "decisions.json", self.history_document())
-        genotype.save(self.out_dir / "genotype.json")
+
+        def write() -> None:  # rank 0 alone
+            self.write_metrics()
+            self.write_iteration_times()
+            atomic_write_json(self.out_dir / "decisions.json", self.history_document())
+            genotype.save(self.out_dir / "genotype.json")
+
+        self.ranks.from_main(write)
         self.save_checkpoint()
         self.log(f"wrote {self.out_dir}/genotype.json, decisions.json, metrics.csv")
 
@@ -402,6 +461,7 @@ class Searcher(RunLoop):
     def load_model_state(self, ckpt: dict) -> None:
         self.state = DiscretizationState.from_history(self.space, ckpt["history"])
         self.net.sync(self.state)  # prune first: the saved weights are the pruned network's
+        self._ddp = None
         self.net.load_state_dict(ckpt["net"])
         self.w_opt = self._make_w_opt()
         self.w_opt.load_state_dict(ckpt["w_opt"])

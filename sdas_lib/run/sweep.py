@@ -13,9 +13,9 @@ searches on other labels).
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
 
 - absent or empty: the run starts fresh (status ``done``);
-- holding a complete run (its checkpoint says finished, made with these settings): nothing is
-  read but its outputs and no file is rewritten (status ``skipped``); with other settings it is
-  left alone and reported as ``failed``;
+- holding a complete run (its checkpoint says finished, made with these settings, by one process
+  or several under torchrun): nothing is read but its outputs and no file is rewritten (status
+  ``skipped``); with other settings it is left alone and reported as ``failed``;
 - anything else: the run is resumed from its checkpoint, or started over if it was killed before
   its first one (status ``resumed``); a folder that holds no run of this package is refused.
 
@@ -128,7 +128,9 @@ def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Map
         p.pop(volatile, None)
     now = {"preset": p, "seed": int(seed), **extra}
     saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    saved = {k: v for k, v in saved.items() if k != "T"}  # T follows from the preset and the data
+    # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
+    # counts as complete whatever N, so the course and the tables read it like any other.
+    saved = {k: v for k, v in saved.items() if k not in ("T", "processes")}
     if saved != now:
         raise SdasError(
             f"{str(folder)!r} holds a complete run made with other settings ({config_differences(saved, now)}); "
@@ -382,7 +384,14 @@ def sweep(
     """
     import pandas as pd
 
+    from .distributed import launched
+
     # -- check everything first: bad input writes nothing and starts nothing
+    if launched():
+        raise SdasError(
+            "a sweep runs its searches as separate processes itself and does not run under torchrun; start it "
+            "with python, or run each search under torchrun on its own"
+        )
     schedules = _unique([_schedule_name(s) for s in ([schedules] if isinstance(schedules, str) else schedules)])
     if not schedules:
         raise SdasError("no schedules given; choose from: 'das', 'A', 'B', 'C'")

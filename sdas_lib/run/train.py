@@ -12,6 +12,10 @@ It mirrors :mod:`sdas_lib.run.search`: deterministic, resumable batches
 the lr schedule position, the batch position and the random state (drop path, cutout), so a run
 killed at any moment and resumed ends with the same weights and metrics as one never interrupted.
 
+Under torchrun (:mod:`sdas_lib.run.distributed`) each rank trains on its share of every batch in
+DistributedDataParallel (gradients averaged over the ranks) with its own random stream for drop
+path and cutout; the test set is split over the ranks and the counts summed.
+
 :class:`Trainer` retrains a genotype; :class:`BaselineTrainer` trains a hand-crafted video baseline
 (Fig. 10, Table 8) with the same loop: the two differ only in the network they build and describe.
 
@@ -132,9 +136,10 @@ class Trainer(RunLoop):
     def _start(self, preset, seed, device, out_dir, resume, force, progress, log, data) -> None:
         """Load the data, build the network and open the run folder (after the model is known)."""
         super().__init__(preset, seed, device, progress, log)
-        self.data = data or load_run_data(preset, cutout=preset.cutout)
+        self.data = data or self.ranks.local_first(lambda: load_run_data(preset, cutout=preset.cutout))
         self.batches = EpochBatches(
-            self.data.train, range(len(self.data.train)), preset.batch_size, seed, preset.num_workers, "training set"
+            self.data.train, range(len(self.data.train)), preset.batch_size, seed, preset.num_workers, "training set",
+            (self.ranks.rank, self.ranks.world),
         )
         self.iters_per_epoch = len(self.batches)
         self.T = preset.epochs * self.iters_per_epoch
@@ -174,7 +179,7 @@ class Trainer(RunLoop):
 
     def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits, auxiliary logits or None) of a training batch."""
-        return self.net(x, return_aux=True)  # (N, classes), (N, classes) or None
+        return self.train_net(x, return_aux=True)  # (N, classes), (N, classes) or None
 
     # -- construction --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -188,6 +193,8 @@ class Trainer(RunLoop):
         except RuntimeError as err:
             raise self.size_error(err) from None
         self.net: torch.nn.Module = self.model_to_device(net, 1 + len(self.input_shape))
+        self.train_net = self.ranks.wrap(self.net)  # DDP under torchrun: gradients averaged over the ranks
+        self.seed_rank()
         self.opt = torch.optim.SGD(self.net.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
         self.sched = self._make_scheduler()
         self.train_loss = torch.nn.CrossEntropyLoss(label_smoothing=p.label_smoothing)
@@ -208,6 +215,7 @@ class Trainer(RunLoop):
             "dataset": self.data.description, "params": self.params, "mult_adds": self.mult_adds,
             "input_shape": list(self.input_shape), "T": self.T,
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            **self.ranks.describe(),
         }
 
     def model_config(self) -> dict:
@@ -219,20 +227,23 @@ class Trainer(RunLoop):
         """Linear ramp: 0 in the first epoch, drop_path · epoch / epochs after (DARTS)."""
         return self.preset.drop_path * epoch / self.preset.epochs
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        """One SGD step on a batch; returns (loss, number correct)."""
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, int, int]:
+        """One SGD step on a batch; returns (this batch's loss, and over the ranks: summed loss,
+        number correct, number seen)."""
         p = self.preset
         self.net.train()
         logits, aux = self.forward_train(x)
         loss = self.train_loss(logits, y)
         if aux is not None:
             loss = loss + p.auxiliary_weight * self.train_loss(aux, y)
-        self.check_finite(loss, "training", "--lr")
+        value = loss.item()
+        loss_sum, correct, seen = self.ranks.sum_values(value * len(y), int((logits.argmax(1) == y).sum().item()), len(y))
+        self.check_finite(loss_sum, "training", "--lr")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under torchrun DDP averages the gradients over the ranks here
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), p.grad_clip)
         self.opt.step()
-        return loss.item(), int((logits.argmax(1) == y).sum().item())
+        return value, loss_sum, int(correct), int(seen)
 
     # -- evaluation ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -240,17 +251,21 @@ class Trainer(RunLoop):
         """(test loss, test accuracy) of the network in eval mode (no auxiliary head, no drop path).
 
         A video of several test clips is scored by the mean of their softmax scores (§5.2); its loss
-        is the cross-entropy of that mean.
+        is the cross-entropy of that mean. Under torchrun each rank scores its share of the test set
+        with rank 0's BN statistics, and the sums are added up.
         """
+        self.ranks.broadcast_buffers(self.net)
         self.net.eval()
         loss_sum, correct, total = 0.0, 0, 0
         multi_clip = clips_per_test_sample(self.data) > 1
-        for x, y in iterate_test_set(self.data, self.preset.eval_batch_size, self.preset.num_workers):
+        shard = (self.ranks.rank, self.ranks.world)
+        for x, y in iterate_test_set(self.data, self.preset.eval_batch_size, self.preset.num_workers, shard):
             scores, probabilities = score_test_batch(self.net, x, multi_clip, self.input_to_device)
             y = y.to(scores.device)
             loss_sum += summed_test_loss(scores, probabilities, y)
             correct += int((scores.argmax(1) == y).sum().item())
             total += len(y)
+        loss_sum, correct, total = self.ranks.sum_values(loss_sum, correct, total)
         return loss_sum / max(total, 1), correct / max(total, 1)
 
     # -- the loop's hooks ----------------------------------------------------------------------------
@@ -277,12 +292,12 @@ class Trainer(RunLoop):
         x, y = batch
         if self.data.in_memory and self.preset.cutout > 0:
             x = cutout_batch(x, self.preset.cutout)  # file-backed sets do it in their transforms
-        loss, correct = self.step(*self.to_device(x, y))
+        loss, loss_sum, correct, seen = self.step(*self.to_device(x, y))
         kill_point("iteration", self.t)  # test hook; see sdas_lib.run.faults
         r = self.running
-        r["loss"] += loss * len(y)
+        r["loss"] += loss_sum
         r["correct"] += correct
-        r["seen"] += len(y)
+        r["seen"] += seen
         return {"epoch": self.epoch + 1, "loss": f"{loss:.3f}"}
 
     def epoch_summary(self, seconds: float) -> tuple[dict, str]:
@@ -318,9 +333,13 @@ class Trainer(RunLoop):
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}: test accuracy {test_acc:.4f} (loss {test_loss:.4f})")
         if self.out_dir is None:
             return
-        self.write_metrics()
-        atomic_torch_save(self.out_dir / "weights.pt", self.net.state_dict())
-        atomic_write_json(self.out_dir / "result.json", self.result_document())
+
+        def write() -> None:  # rank 0 alone
+            self.write_metrics()
+            atomic_torch_save(self.out_dir / "weights.pt", self.net.state_dict())
+            atomic_write_json(self.out_dir / "result.json", self.result_document())
+
+        self.ranks.from_main(write)
         self.save_checkpoint()
         self.log(f"wrote {self.out_dir}/weights.pt, result.json, metrics.csv")
 
@@ -433,7 +452,7 @@ class BaselineTrainer(Trainer):
         )
 
     def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return self.net(x), None  # no auxiliary head
+        return self.train_net(x), None  # no auxiliary head
 
     def write_start_files(self) -> None:
         """A baseline has no genotype.json: config.json names it."""
