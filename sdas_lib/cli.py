@@ -10,7 +10,8 @@ continues from its last checkpoint when the same command is run again with ``--r
 
 ``search``, ``train`` and ``baseline`` also run under ``torchrun`` (``torchrun --nproc_per_node=N -m
 sdas_lib search ...``): N processes share each batch (:mod:`sdas_lib.run.distributed`); rank 0
-prints and writes, and an error every rank met is printed once.
+prints and writes. An error of the run that the ranks share is printed once, by rank 0; one met
+before the processes joined (a bad flag) is printed by every rank.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import SdasError
@@ -63,22 +65,34 @@ def check_device(name: str):
     return device
 
 
-def run_device(args: argparse.Namespace):
-    """The device of a run command: ``--device``, checked; under torchrun the process joins the
-    job here (``--backend``) and gets its own device (``cuda:LOCAL_RANK`` or the CPU)."""
+def prepare_run(args: argparse.Namespace):
+    """The device of a run command (search, train, baseline): ``--device``, checked. Under torchrun
+    the process joins the job here (``--backend``) and gets its own device (``cuda:LOCAL_RANK`` or
+    the CPU); a worker that torchrun restarted (``--max-restarts``) continues its run folder:
+    ``--resume`` is set and ``--force`` dropped, so the restart never replaces the run it continues."""
     from .run import distributed
 
     device = check_device(args.device)
     if args.backend not in distributed.BACKENDS:
         raise SdasError(f"--backend {args.backend!r} is not a backend; choose one of: {', '.join(distributed.BACKENDS)}")
+    restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    out = Path(args.out)
+    if distributed.launched() and restarts > 0 and out.is_dir() and any(out.iterdir()):
+        args.resume, args.force = True, False
+        if is_main_process():
+            print(f"torchrun restart {restarts}: continuing the run in {out}", file=sys.stderr)
     return distributed.setup(device, args.backend).device
+
+
+def under_torchrun() -> bool:
+    """Whether this process is one of several that torchrun started (read without importing torch,
+    as :func:`sdas_lib.run.distributed.launched` does)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def is_main_process() -> bool:
     """False in the torchrun workers other than rank 0 (they print nothing but their own errors)."""
-    from .run.distributed import launched
-
-    return not launched() or os.environ.get("RANK", "0") == "0"
+    return not under_torchrun() or os.environ.get("RANK", "0") == "0"
 
 
 class _PeekFailed(Exception):
@@ -346,8 +360,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     base = get_preset(args.preset, search_presets(args.task))
     preset = override(base, **_overrides(args, type(base), args.task))
+    device = prepare_run(args)
     searcher = Searcher(
-        preset, args.schedule, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
+        preset, args.schedule, args.seed, device=device, out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     searcher.run()
@@ -392,8 +407,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     base = get_preset(args.preset, train_presets(args.task))
     preset = override(base, **_overrides(args, type(base), args.task))
+    device = prepare_run(args)
     trainer = Trainer(
-        preset, args.genotype, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
+        preset, args.genotype, args.seed, device=device, out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     result = trainer.run()
@@ -452,8 +468,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     base = get_preset(args.preset, VIDEO_TRAIN_PRESETS)
     preset = override(base, **_overrides(args, type(base)))
+    device = prepare_run(args)
     trainer = BaselineTrainer(
-        preset, args.arch, args.width, args.seed, device=run_device(args), out_dir=args.out, resume=args.resume,
+        preset, args.arch, args.width, args.seed, device=device, out_dir=args.out, resume=args.resume,
         force=args.force, progress=not args.no_progress,
     )
     result = trainer.run()
@@ -481,11 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a wrong command or flag (already reported)
         return stop.code if isinstance(stop.code, int) else 2
-    from .run import distributed
-
     main_process = is_main_process()
     try:
-        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+        if under_torchrun() and args.command not in DISTRIBUTED_COMMANDS:
             raise SdasError(
                 f"'{args.command}' does not run under torchrun: only {', '.join(DISTRIBUTED_COMMANDS)} do (a sweep "
                 f"runs its searches as separate processes itself); start it with python -m sdas_lib"
@@ -493,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except SdasError as err:
         if main_process or not getattr(err, "everywhere", False):  # an error of every rank: printed once
-            rank = "" if main_process or not distributed.launched() else f"[rank {os.environ.get('RANK')}] "
+            rank = "" if main_process or not under_torchrun() else f"[rank {os.environ.get('RANK')}] "
             print(f"{rank}error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -501,7 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted; the last checkpoint is kept: run the same command with --resume to continue", file=sys.stderr)
         return 130
     finally:
-        distributed.shutdown()
+        if "sdas_lib.run.distributed" in sys.modules:  # a run command joined the job: leave it
+            sys.modules["sdas_lib.run.distributed"].shutdown()
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _collectives(rank: int, world: int, port: int, results) -> None:
+def _collectives(rank: int, world: int, port: int, results, order_file: str) -> None:
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
@@ -140,8 +140,13 @@ def _collectives(rank: int, world: int, port: int, results) -> None:
             ranks.all_succeed(fails_on_rank_1)
         except SdasError as err:
             out["all_succeed"] = (type(err).__name__, str(err), getattr(err, "everywhere", False))
-        order = []
-        out["local_first"] = ranks.local_first(lambda: order.append(time.monotonic()) or rank)
+        def load():  # rank 0 is slow: ranks that did not wait for it would write first
+            if rank == 0:
+                time.sleep(0.5)
+            with open(order_file, "a") as f:
+                f.write(f"{rank}\n")
+            return rank
+        out["local_first"] = ranks.local_first(load)
         bn = torch.nn.BatchNorm1d(2)
         bn.running_mean.fill_(rank)
         ranks.broadcast_buffers(bn)
@@ -151,13 +156,14 @@ def _collectives(rank: int, world: int, port: int, results) -> None:
     results.put((rank, out))
 
 
-def test_the_collectives_on_a_two_process_gloo_group():
+def test_the_collectives_on_a_two_process_gloo_group(tmp_path):
     import torch.multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     port = _free_port()
-    procs = [ctx.Process(target=_collectives, args=(r, 2, port, results)) for r in range(2)]
+    order = tmp_path / "order.txt"
+    procs = [ctx.Process(target=_collectives, args=(r, 2, port, results, str(order))) for r in range(2)]
     for p in procs:
         p.start()
     got = dict(results.get(timeout=120) for _ in procs)
@@ -177,6 +183,7 @@ def test_the_collectives_on_a_two_process_gloo_group():
     assert got[0]["all_succeed"] == ("RankFailure", "rank 1: CIFAR10 not found in 'data'", True)
     assert got[1]["all_succeed"] == ("SdasError", "CIFAR10 not found in 'data'", True)
     assert got[0]["local_first"] == 0 and got[1]["local_first"] == 1  # each rank's own result
+    assert order.read_text() == "0\n1\n"  # rank 0 first (it may download), then the others
 
 
 # -- torchrun, slow -----------------------------------------------------------------------------
@@ -285,6 +292,18 @@ def test_a_killed_two_process_search_resumes_under_torchrun_to_the_same_result(s
     assert_same_search(out, search_reference[0])
     assert digests(tmp_path / "ranks", 0) == digests(tmp_path / "ranks", 1)
     assert digests(tmp_path / "ranks", 0) == [d for d in digests(search_reference[1], 0) if d[0] > 9]
+
+
+@pytest.mark.slow
+def test_workers_that_torchrun_restarts_continue_the_run_to_the_same_result(search_reference, tmp_path):
+    """--max-restarts: both workers die at iteration 11 (the test hook kills in the first attempt
+    only); torchrun restarts them with the same command, --force included, and they resume."""
+    out = tmp_path / "run"
+    r = torchrun([*SEARCH, "--force"], out, env={KILL_ENV: "iteration:11"}, launcher=("--standalone", "--max-restarts=1"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr.count("torchrun restart 1: continuing the run in") == 1
+    assert "resumed at iteration 9 (epoch 2, batch 2)" in r.stdout
+    assert_same_search(out, search_reference[0])
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ process group exists.
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 import ipaddress
 import os
 import socket
@@ -172,24 +173,31 @@ class Ranks:
             result = fn()
         except Exception as err:  # noqa: BLE001 - shared with the other ranks, then raised
             error = err
-        messages = self.gather_objects(None if error is None else str(error))
-        failed = [(r, m) for r, m in enumerate(messages) if m is not None]
+        message = None if error is None else str(error) if isinstance(error, SdasError) else f"{type(error).__name__}: {error}"
+        failed = [(r, m) for r, m in enumerate(self.gather_objects(message)) if m is not None]
         if not failed:
             return result
-        if error is not None and isinstance(error, SdasError) and failed[0][0] == self.rank:
-            error.everywhere = True
+        if error is not None:  # each failing rank raises its own error (a bug keeps its traceback)
+            if isinstance(error, SdasError):
+                error.everywhere = True  # the ranks that did not fail print it, from rank 0
             raise error
         r, message = failed[0]
         raise RankFailure(f"rank {r}: {message}")
 
     def local_first(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on each machine's local rank 0 first, then on the other ranks (a data set
-        that local rank 0 downloads or unpacks is then complete before the others read it);
-        an error on any rank is raised on all, as :meth:`all_succeed` does."""
+        """Run ``fn`` on rank 0 first, then on each other machine's local rank 0, then on the rest:
+        a data set that one process downloads or unpacks is complete before any other reads it,
+        whether the machines share a disk or not. An error on any rank is raised on all, as
+        :meth:`all_succeed` does."""
         if not self.distributed:
             return fn()
-        first = self.all_succeed(lambda: fn() if self.local_rank == 0 else None)
-        return self.all_succeed(lambda: first if self.local_rank == 0 else fn())
+        phase = 0 if self.rank == 0 else 1 if self.local_rank == 0 else 2
+        result = None
+        for p in range(3):
+            done = self.all_succeed(lambda: fn() if phase == p else None)
+            if phase == p:
+                result = done
+        return result
 
     def check_agreement(self, digest: bytes, what: str, iteration: int, note: str = "") -> None:
         """Raise :class:`RankDisagreement` on every rank if the ranks' digests differ.
@@ -251,8 +259,17 @@ class Ranks:
         # depend on where a value sits in its bucket, so a run resumed with a fresh DDP (the first
         # layout) would drift in the last bits from one that never stopped (the second). Fixing
         # the layout now, as DDP's own join hook does, makes it the same at every iteration.
-        ddp.reducer._push_all_rebuilt_params()
-        ddp.reducer._rebuild_buckets()
+        # The price: buckets in parameter order, so the first (the stem's gradients, ready last) is
+        # reduced only at the end of the backward pass, and little communication overlaps it. For
+        # these networks' 8-16 MB of gradients that is short next to the backward pass on one machine.
+        reducer = ddp.reducer
+        if not (hasattr(reducer, "_push_all_rebuilt_params") and hasattr(reducer, "_rebuild_buckets")):
+            raise RuntimeError(
+                f"this PyTorch ({torch.__version__}) has no DDP reducer._push_all_rebuilt_params/_rebuild_buckets, "
+                "which sdas uses to fix the gradient layout; use a PyTorch that pyproject.toml admits"
+            )
+        reducer._push_all_rebuilt_params()
+        reducer._rebuild_buckets()
         return ddp
 
 
@@ -315,6 +332,11 @@ def setup(device: str | torch.device = "cpu", backend: str | None = None) -> Ran
         if _ranks.device.type != device.type:
             raise SdasError(f"this process already joined the job on {_ranks.device}; it cannot move to {device}")
         return _ranks
+    if "RANK" not in os.environ:
+        raise SdasError(
+            f"WORLD_SIZE is {os.environ['WORLD_SIZE']} but RANK is not set: start the processes with torchrun, which "
+            f"sets both (or unset WORLD_SIZE for one process)"
+        )
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
@@ -337,8 +359,22 @@ def setup(device: str | torch.device = "cpu", backend: str | None = None) -> Ran
         loopback = _loopback_interface()
         if loopback:  # a job on one machine: keep its traffic on the loopback interface
             os.environ["GLOO_SOCKET_IFNAME"] = loopback
+    if dist.is_initialized():  # the caller made the group: use it (and leave it to the caller)
+        return Ranks(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local,
+                     backend=str(dist.get_backend()), device=device)
     kwargs = {"device_id": device} if name == "nccl" else {}
-    dist.init_process_group(backend=name, rank=rank, world_size=world, **kwargs)
+    # 30 minutes for a collective to complete (NCCL's default is 10): rank 0 may download and
+    # unpack a data set, or probe every video of Kinetics, while the others wait (local_first).
+    timeout = timedelta(minutes=30)
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        # torchrun's agent keeps one store across the restarts of --max-restarts, and a restarted
+        # job would read the failed attempt's addresses there (gloo: "connection refused"): one
+        # key prefix per attempt keeps the attempts apart.
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        agent_store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                                    is_master=False, timeout=timeout)
+        kwargs["store"] = dist.PrefixStore(f"sdas/attempt_{attempt}", agent_store)
+    dist.init_process_group(backend=name, rank=rank, world_size=world, timeout=timeout, **kwargs)
     _ranks = Ranks(rank=rank, world=world, local_rank=local, backend=name, device=device)
     return _ranks
 

@@ -18,6 +18,9 @@ process with SIGKILL (no clean-up, like a lost machine) the first time ``EVENT``
 - ``checkpoint:N``: during the N-th checkpoint write of this process, with half of the temporary
   file written and the rename not yet done.
 
+Under torchrun it kills only in the first attempt: a worker that torchrun restarted
+(``TORCHELASTIC_RESTART_COUNT`` > 0) runs on.
+
 Distributed test hooks (the tests of :mod:`sdas_lib.run.distributed`):
 
 - ``SDAS_TEST_RANK_LOG=DIR``: each rank appends JSON lines to ``DIR/rank<r>.jsonl``: its pid at
@@ -52,6 +55,8 @@ def kill_point(event: str, value: int) -> None:
     name, _, n = spec.partition(":")
     if name not in KILL_EVENTS or not n.isdigit():
         raise ValueError(f"{KILL_ENV}={spec!r}: expected EVENT:N with EVENT one of {KILL_EVENTS}")
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+        return  # a worker torchrun restarted (--max-restarts): the kill was the first attempt's
     if name == event and value >= int(n):
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -178,8 +178,15 @@ class RunLoop:
         if not self.ranks.is_main:
             return
         if self.out_dir is not None:
-            with open(self.out_dir / "log.txt", "a") as f:
-                f.write(line + "\n")
+            try:
+                with open(self.out_dir / "log.txt", "a") as f:
+                    f.write(line + "\n")
+            except OSError as err:
+                if not self.ranks.distributed:
+                    raise
+                # Rank 0 alone would stop here while the others wait in a collective; the next
+                # checkpoint write (handed to every rank) fails the same way if the disk is gone.
+                print(f"warning: could not append to {self.out_dir / 'log.txt'} ({err})", file=sys.stderr)
         self._print(line)
 
     def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,10 +207,12 @@ class RunLoop:
         Under torchrun pass the loss reduced over the ranks: a NaN on one rank is then a NaN on
         all, and every rank stops here together instead of one waiting in the next all-reduce."""
         if not math.isfinite(loss):
-            raise NonFiniteLoss(
+            error = NonFiniteLoss(
                 f"{what} loss became {loss} at iteration {self.t} (epoch {self.epoch + 1}); "
                 f"{self.last_checkpoint_note()}. Lower the learning rate ({lr_flags}) and start again with --force"
             )
+            error.everywhere = self.ranks.distributed  # every rank raises it: printed once
+            raise error
 
     def last_checkpoint_note(self) -> str:
         """Where a failed run can be resumed from, for error messages."""
@@ -348,10 +357,12 @@ class RunLoop:
         """Refuse to checkpoint NaN/inf weights: the last good checkpoint must stay the newest."""
         for name, p in self.net.named_parameters():
             if not torch.isfinite(p).all():
-                raise NonFiniteLoss(
+                error = NonFiniteLoss(
                     f"parameter {name} became non-finite by iteration {self.t} (epoch {self.epoch + 1}); "
                     f"{self.last_checkpoint_note()}. Lower the learning rate and start again with --force"
                 )
+                error.everywhere = self.ranks.distributed  # the same weights on every rank: printed once
+                raise error
 
     def restore(self, ckpt: dict) -> None:
         """Restore the run from a checkpoint (:meth:`read_checkpoint`): models, loop, random state
@@ -361,7 +372,10 @@ class RunLoop:
             self.t, self.epoch, self.pos = ckpt["t"], ckpt["epoch"], ckpt["pos"]
             self.metrics, self.running, self.elapsed = ckpt["metrics"], ckpt["running"], ckpt["elapsed"]
             self.finished = ckpt["finished"]
-            rng = ckpt["rank_rng"][self.ranks.rank] if self.ranks.distributed else ckpt
+            # Each rank's own random state; a finished run opened by another number of processes
+            # (nothing left to run) takes rank 0's.
+            same_ranks = self.ranks.distributed and len(ckpt.get("rank_rng") or ()) == self.ranks.world
+            rng = ckpt["rank_rng"][self.ranks.rank] if same_ranks else ckpt
             torch.set_rng_state(rng["rng"])
             if rng.get("cuda_rng") is not None and self.device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda_rng"], self.device)
@@ -379,6 +393,9 @@ class RunLoop:
         """
         ckpt, used, refused = load_checkpoint_file(self.out_dir, self.CHECKPOINT_FORMAT, self.CHECKPOINT_VERSION)
         saved, now = ckpt.get("config"), self.resume_key()
+        if isinstance(saved, dict) and ckpt.get("finished"):  # nothing left to run: any number of processes
+            saved = {k: v for k, v in saved.items() if k != "processes"}
+            now = {k: v for k, v in now.items() if k != "processes"}
         if isinstance(saved, dict) and saved.get("processes", 1) != now.get("processes", 1):
             made, here = saved.get("processes", 1), now.get("processes", 1)
             how = f"under torchrun --nproc_per_node {made} (in all)" if made > 1 else "as one process, without torchrun"

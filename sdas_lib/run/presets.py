@@ -88,9 +88,9 @@ class SearchPreset:
 # The α/β learning rate is 100× the paper's 3e-4. With Adam, α moves by about lr per step, so 3e-4
 # over 55 iterations moves α by at most ~0.02: the decision priorities would be ~1e-4. At 3e-2 they
 # are ~100× larger and each decision stands well above the median of the other candidates in the
-# queue (benchmarks/tiny_decisions.py, figures/tiny_decisions.png, measured at 8 epochs). Whether the
-# op choices themselves agree across seeds is measured there too (README, "Benchmarks and figures"):
-# barely above chance, on the cluttered digits (26% against 22%) as on the plain ones. The tiny
+# queue (benchmarks/tiny_decisions.py, figures/tiny_decisions.png). Whether the op choices
+# themselves agree across seeds is measured there too (README, "Benchmarks and figures"): barely
+# above chance on the cluttered digits (25% against 21% over all edges at T = 55). The tiny
 # preset demonstrates the mechanics (real α/β learning, the schedule, pruning, cost); a reproducible
 # architecture needs the paper preset's data and length.
 # One thread: on a 2-core machine shared with other work, OpenMP spin-waiting made these small

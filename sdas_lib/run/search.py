@@ -203,7 +203,8 @@ class Searcher(RunLoop):
         """The network the w step runs: ``self.net`` in DDP under torchrun (α/β left to the α/β
         step's own all-reduce), built again after a pruning deleted some of its weights."""
         if self._ddp is None:
-            gc.collect()  # the DDP before the pruning, in a reference cycle: free its buffers now
+            if self.ranks.distributed:
+                gc.collect()  # the DDP before the pruning, in a reference cycle: free its buffers now
             self._ddp = self.ranks.wrap(self.net, ignore=[f"arch.{n}" for n, _ in self.net.arch.named_parameters()])
         return self._ddp
 

@@ -289,8 +289,10 @@ def _worker(conn: mp.connection.Connection) -> None:
     try:
         while (job := conn.recv()) is not None:
             run_job(job, lambda kind, payload: conn.send((kind, payload)))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the parent went away, or a Ctrl-C reached a run
+    except (EOFError, BrokenPipeError):  # the parent went away
         pass
+    except KeyboardInterrupt:  # a SIGTERM (or Ctrl-C) stopped a run after its iteration and a checkpoint
+        sys.exit(130)
     finally:
         conn.close()
 
@@ -593,7 +595,7 @@ def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, di
                 with contextlib.suppress(OSError):
                     w.conn.send(None)  # idle: exit
             else:
-                w.process.terminate()  # SIGTERM mid-run: checkpoints are atomic, the folder stays resumable
+                w.process.terminate()  # SIGTERM mid-run: the run ends its iteration and checkpoints (faults.py)
         for w in live.values():
             w.process.join()
             w.conn.close()
@@ -681,7 +683,12 @@ def _above_the_bar() -> Iterator[None]:
 def _died(w: _Worker) -> dict:
     """The columns of a job whose worker died in the run ``w.current``."""
     code = w.process.exitcode  # joined: negative for a signal
-    how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited with status {code}"
+    if code is not None and code < 0:
+        how = f"was killed by {signal.Signals(-code).name}"
+    elif code == 130:
+        how = "was stopped by a signal (SIGTERM or Ctrl-C) after an iteration and a checkpoint"
+    else:
+        how = f"exited with status {code}"
     key = "status" if w.current == w.job.search_dir else "retrain_status"
     return {key: "failed", "error": f"{w.current}: the worker {how}; the folder is kept: run the sweep again to resume it"}
 
