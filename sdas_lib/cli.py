@@ -73,8 +73,7 @@ def prepare_run(args: argparse.Namespace):
     from .run import distributed
 
     device = check_device(args.device)
-    if args.backend not in distributed.BACKENDS:
-        raise SdasError(f"--backend {args.backend!r} is not a backend; choose one of: {', '.join(distributed.BACKENDS)}")
+    distributed.resolve_backend(args.backend, device)  # a wrong --backend is refused with one process too
     restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     out = Path(args.out)
     if distributed.launched() and restarts > 0 and out.is_dir() and any(out.iterdir()):

@@ -153,7 +153,7 @@ class Ranks:
                 box[0] = ("ok", fn())
             except BaseException as err:  # noqa: BLE001 - handed to the other ranks, then raised
                 error = err
-                box[0] = ("error", f"{err}" if isinstance(err, SdasError) else f"{type(err).__name__}: {err}")
+                box[0] = ("error", _error_text(err))
         dist.broadcast_object_list(box, src=0, device=self.device if self.backend == "nccl" else None)
         if error is not None:
             if isinstance(error, SdasError):
@@ -173,7 +173,7 @@ class Ranks:
             result = fn()
         except Exception as err:  # noqa: BLE001 - shared with the other ranks, then raised
             error = err
-        message = None if error is None else str(error) if isinstance(error, SdasError) else f"{type(error).__name__}: {error}"
+        message = None if error is None else _error_text(error)
         failed = [(r, m) for r, m in enumerate(self.gather_objects(message)) if m is not None]
         if not failed:
             return result
@@ -274,6 +274,11 @@ class Ranks:
 
 
 _ranks: Ranks | None = None  # set by setup(), which then owns the process group
+
+
+def _error_text(err: BaseException) -> str:
+    """An error as the other ranks report it: a user error's message, a bug's type and message."""
+    return str(err) if isinstance(err, SdasError) else f"{type(err).__name__}: {err}"
 
 
 def current() -> Ranks:

@@ -27,6 +27,7 @@ import csv
 import io
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -288,9 +289,7 @@ class RunLoop:
         """
         where = ""
         if self.ranks.distributed and signals:
-            import signal as sig
-
-            got = [f"{sig.Signals(s).name} on rank {r}" for r, s in enumerate(signals) if s]
+            got = [f"{signal.Signals(s).name} on rank {r}" for r, s in enumerate(signals) if s]
             where = f" ({', '.join(got)}; all {self.ranks.world} processes stopped here)"
         if self.out_dir is not None:
             if self.last_checkpoint != self.t:
