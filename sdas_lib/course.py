@@ -10,6 +10,7 @@ tests. :func:`run_course` executes them in order into a build folder (outputs ne
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -66,8 +67,6 @@ def run_course(
         parameters: injected into each notebook's ``parameters`` cell (default :func:`default_parameters`).
         timeout: seconds one cell may take.
     """
-    import papermill
-
     params = default_parameters() if parameters is None else parameters
     paths = [notebook_path(n) for n in (names or NOTEBOOKS)]
     build = Path(build)
@@ -75,28 +74,107 @@ def run_course(
     Path(params["figures_dir"]).mkdir(parents=True, exist_ok=True)
     rows = []
     for path in paths:
-        out = build / path.name
-        log(f"course: running {path.name} -> {out}")
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(path), str(out), parameters=params, cwd=str(path.parent), kernel_name="python3",
-                progress_bar=False, execution_timeout=timeout,
-            )
-        except papermill.PapermillExecutionError as err:
-            raise SdasError(
-                f"notebook {path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}; the executed "
-                f"copy with the traceback is {out}"
-            ) from None
-        rows.append({"notebook": path.stem, "seconds": round(time.perf_counter() - start, 1), "output": str(out)})
-        log(f"course: {path.stem} done in {rows[-1]['seconds']:.0f}s")
+        rows.append(_execute(path, build / path.name, params, timeout, log))
+        record_times(rows[-1:], Path(params["figures_dir"]) / "course_times.csv", params["preset"])
     total = sum(r["seconds"] for r in rows)
     log("course: " + ", ".join(f"{r['notebook'][:2]} {r['seconds']:.0f}s" for r in rows) + f"; total {total:.0f}s")
     log(f"course: executed notebooks in {build}; figures in {params['figures_dir']}; runs in {params['runs_dir']}")
     return rows
 
 
-__all__ = ["NOTEBOOKS", "run_course", "default_parameters", "smoke_parameters", "notebook_path"]
+def _execute(path: Path, out: Path, params: dict, timeout: int, log: Callable[[str], None], name: str | None = None) -> dict:
+    """Execute one notebook with papermill (cwd: notebooks/, as a student's JupyterLab has it)."""
+    import papermill
+
+    name = name or path.stem
+    log(f"course: running {name} -> {out}")
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(out), parameters=params, cwd=str(ROOT / "notebooks"), kernel_name="python3",
+            progress_bar=False, execution_timeout=timeout,
+        )
+    except papermill.PapermillExecutionError as err:
+        raise SdasError(
+            f"notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}; the executed "
+            f"copy with the traceback is {out}"
+        ) from None
+    row = {"notebook": name, "seconds": round(time.perf_counter() - start, 1), "output": str(out)}
+    log(f"course: {name} done in {row['seconds']:.0f}s")
+    return row
+
+
+def record_times(rows: Sequence[dict], path: Path, preset: str) -> None:
+    """Write each notebook's time into ``path`` (course_times.csv), replacing that notebook's earlier
+    row and keeping the others', with the date, commit and machine of the run (atomic write)."""
+    import csv
+    import io
+
+    from .files import atomic_write_text
+    from .provenance import provenance
+
+    fields = ["notebook", "seconds", "preset", "date", "commit", "cpu", "cores"]
+    old = {}
+    if path.is_file():
+        with open(path, newline="") as f:
+            old = {r["notebook"]: r for r in csv.DictReader(f) if set(fields) <= set(r)}
+    p = provenance()
+    for r in rows:
+        old[r["notebook"]] = {"notebook": r["notebook"], "seconds": r["seconds"], "preset": preset, "date": p["date"],
+                              "commit": p["commit"], "cpu": p["cpu"], "cores": p["cores"]}
+    order = {n: k for k, n in enumerate(NOTEBOOKS)}
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for name in sorted(old, key=lambda n: order.get(n, len(order))):
+        writer.writerow({k: old[name][k] for k in fields})
+    atomic_write_text(path, buf.getvalue())
+
+
+SOLUTIONS_DIR = ROOT / "notebooks" / "solutions"
+
+
+def solution_code(name: str) -> list[str]:
+    """The Python code blocks (```python fences) of a notebook's solutions file, in order."""
+    stem = notebook_path(name).stem
+    path = SOLUTIONS_DIR / f"{stem}.md"
+    if not path.is_file():
+        raise SdasError(f"{str(path)!r} is missing; every notebook has its solutions file")
+    return [m.group(1).strip("\n") for m in re.finditer(r"```python\n(.*?)```", path.read_text(), flags=re.S)]
+
+
+def run_solutions(
+    names: Sequence[str] | None = None, build: str | os.PathLike = ROOT / "build" / "solutions",
+    parameters: dict | None = None, log: Callable[[str], None] = print, timeout: int = 3600,
+) -> list[dict]:
+    """Execute each notebook followed by the code of its solutions, as a student who solved the
+    exercises in the notebook would; notebooks whose solutions have no code are skipped.
+
+    The combined notebooks and their executed copies go to ``build``; the runs are reused from the
+    notebooks' own execution (run :func:`run_course` first with the same parameters).
+    """
+    import nbformat
+
+    params = default_parameters() if parameters is None else parameters
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in [notebook_path(n) for n in (names or NOTEBOOKS)]:
+        code = solution_code(path.stem)
+        if not code:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"## Solutions (from `solutions/{path.stem}.md`)"))
+        nb.cells += [nbformat.v4.new_code_cell(block) for block in code]
+        combined = build / f"{path.stem}.with-solutions.ipynb"
+        nbformat.write(nb, combined)
+        rows.append(_execute(combined, build / f"{path.stem}.ipynb", params, timeout, log, f"{path.stem} + solutions"))
+    return rows
+
+
+__all__ = [
+    "NOTEBOOKS", "run_course", "run_solutions", "solution_code", "default_parameters", "smoke_parameters", "notebook_path",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--preset", default="tiny", help="tiny (laptop CPU), paper (GPU, CIFAR10) or micro (smoke)")
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 2")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for searches (default: the cores)")
-    ap.add_argument("--build", default=str(ROOT / "build" / "notebooks"), help="folder for the executed notebooks")
+    ap.add_argument("--build", default=None, help="folder for the executed notebooks (default build/notebooks, "
+                    "or build/solutions with --solutions)")
+    ap.add_argument("--solutions", action="store_true", help="run each notebook followed by its solutions' code "
+                    "(after the course has run once with the same parameters)")
     args = ap.parse_args(argv)
     params = default_parameters(ROOT, args.preset)
     if args.seeds:
@@ -117,7 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs:
         params["jobs"] = args.jobs
     try:
-        run_course(args.notebooks or None, args.build, params)
+        if args.solutions:
+            run_solutions(args.notebooks or None, args.build or ROOT / "build" / "solutions", params)
+        else:
+            run_course(args.notebooks or None, args.build or ROOT / "build" / "notebooks", params)
     except SdasError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

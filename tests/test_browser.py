@@ -4,7 +4,8 @@ Notebook 06 runs on a small saved history (one micro search made here first, so 
 never runs); the stepper is moved with the keyboard on its slider and with its Play button, and the
 rendered cell DAG (the SVG in the output area), the valid-architecture count and the priority queue
 must change as the saved history says. Notebook 01 runs too, and every plotting cell must show an
-image. A screenshot of the stepper goes to the test's temporary folder; with
+image. The executed smoke copies of notebooks 02-05 (tests/conftest.py's ``course_smoke``) are opened
+as they are, not run again, and their main figures must render as pictures. A screenshot of the stepper goes to the test's temporary folder; with
 ``SDAS_STEPPER_SCREENSHOT=PATH`` (``make screenshot``) it is also copied there.
 
 The server listens on 127.0.0.1 with a token and its own config and runtime folders, and is always
@@ -20,7 +21,7 @@ import shutil
 
 import pytest
 
-from browser import ROOT, jupyterlab, launch, open_and_run_all, sync_playwright, with_parameters
+from browser import ROOT, dismiss_popups, jupyterlab, launch, open_and_run_all, sync_playwright, with_parameters
 from sdas_lib.core.history import describe_candidate, load_history, replay
 from sdas_lib.run.presets import MICRO
 from sdas_lib.viz.dags import render_svg, state_dag, step_arch
@@ -150,3 +151,45 @@ def test_notebook_01_shows_its_figures_in_jupyterlab(lab):
         assert outputs.count() >= 1, f"code cell {k} of notebook 01 shows no figure"
     assert page.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
     page.close()
+
+
+# The main figures of the notebooks that run the sweeps, by the library call that draws them.
+MAIN_FIGURES = {
+    "02_search_space_reduction": ("plots.plot_counts",),
+    "03_schedules": ("plots.plot_schedules", "plots.plot_cost_model"),
+    "04_cifar10_search": ("plots.plot_relaxed_vs_discrete", "plots.plot_confusion_matrix", "plots.plot_accuracy_vs_params"),
+    "05_kinetics10_video_search": ("plots.plot_clips", "plots.plot_accuracy_vs_params"),
+}
+RENDERED = "els => els.filter(e => e.complete && e.naturalWidth > 50 && e.naturalHeight > 50).length"
+
+
+def open_notebook(page, url: str) -> None:
+    """Open a notebook in JupyterLab and wait for its cells, without running anything."""
+    page.goto(url)
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook").wait_for(timeout=120_000)
+    page.locator(".jp-NotebookPanel:visible .jp-CodeCell").first.wait_for(timeout=120_000)
+    dismiss_popups(page)
+
+
+def test_the_executed_course_shows_its_main_figures(lab, course_smoke):
+    root, url, browser, _ = lab
+    _, _, rows = course_smoke
+    executed = {r["notebook"]: r["output"] for r in rows}
+    for name, calls in MAIN_FIGURES.items():
+        target = root / f"executed-{name}.ipynb"
+        shutil.copyfile(executed[name], target)
+        cells = [c for c in json.loads(target.read_text())["cells"] if c["cell_type"] == "code"]
+        drawing = [k for k, c in enumerate(cells) if any(call in "".join(c["source"]) for call in calls)]
+        assert len(drawing) >= len(calls), f"{name}: the cells drawing {calls} are not all there"
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        open_notebook(page, url.format(path=target.name))
+        code_cells = page.locator(".jp-CodeCell")
+        assert code_cells.count() == len(cells)
+        for k in drawing:
+            cell = code_cells.nth(k)
+            cell.scroll_into_view_if_needed()
+            images = cell.locator(".jp-OutputArea-output img")
+            images.first.wait_for(timeout=30_000)
+            page.wait_for_function(f"els => ({RENDERED})(els) >= 1", arg=images.element_handles(), timeout=30_000)
+            assert "Figure size" not in cell.locator(".jp-OutputArea").inner_text(), f"{name} cell {k}"
+        page.close()

@@ -334,3 +334,37 @@ def test_a_random_walk_history_replays_like_a_recorded_one():
         if step.next_decision is not None:
             first = step.queue[0]
             assert (first.cell_type, first.kind) == (step.next_decision.cell_type, step.next_decision.kind)
+
+
+def test_kept_edge_scales_are_the_weights_eq1_replaces_by_one():
+    """Each kept edge's supernet weight just before its node's decision: softmax(α)_op · sigmoid(β) from
+    that iteration's snapshot, with the op weight 1 when the edge was decided at an earlier iteration."""
+    import math
+
+    from sdas_lib.core.history import History, kept_edge_scales, random_walk_document
+    from sdas_lib.core.opsets import op_set_info
+    from sdas_lib.core.space import IMAGE_SPACE
+
+    names = op_set_info(IMAGE_SPACE.op_set).names
+    for schedule in ("das", "C"):
+        h = History.from_dict(random_walk_document(IMAGE_SPACE, 10, schedule, seed=4))
+        scales = kept_edge_scales(h)
+        assert len(scales) == 2 * 4 * 2  # two cell types, four nodes, k = 2 kept edges each
+        edge_at = {(d.cell_type, tuple(d.edge)): d for d in h.decisions if d.kind == "edge"}
+        for row in scales:
+            alpha, beta = h.arch_at(row["iteration"])
+            e = IMAGE_SPACE.edges.index(row["edge"])
+            decided = edge_at[(row["cell_type"], row["edge"])]
+            assert row["op"] == decided.choice
+            sig = 1 / (1 + math.exp(-beta[row["cell_type"]][e]))
+            if decided.iteration < row["iteration"]:
+                assert row["op_weight"] == 1.0
+            else:
+                a = alpha[row["cell_type"]][e]
+                soft = math.exp(a[names.index(row["op"])]) / sum(math.exp(v) for v in a)
+                assert row["op_weight"] == pytest.approx(soft)
+            assert row["sigmoid_beta"] == pytest.approx(sig) and row["scale"] == pytest.approx(row["op_weight"] * sig)
+        if schedule == "das":  # every decision at t = T: every kept edge still mixed, weight < 1
+            assert all(r["iteration"] == 10 and r["op_weight"] < 1 for r in scales)
+        else:
+            assert any(r["op_weight"] == 1.0 for r in scales)

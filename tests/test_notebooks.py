@@ -2,11 +2,12 @@
 executes top to bottom at the smoke scale (the micro preset) into a temporary folder."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from sdas_lib.course import NOTEBOOKS, ROOT, run_course, smoke_parameters
+from sdas_lib.course import NOTEBOOKS, ROOT, run_course, run_solutions, smoke_parameters, solution_code
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 PARAMETERS = ("preset", "seeds", "data_root", "runs_dir", "figures_dir", "jobs")
@@ -32,20 +33,10 @@ def test_notebook_is_stored_clean_with_its_parameters_cell_and_short_cells(name)
     assert "Summary" in last and "Exercises" in last and (ROOT / "notebooks" / "solutions" / f"{name}.md").is_file()
 
 
-def tracked_files():
-    """Every file of the repository's figures/ and notebooks/ with its bytes: the smoke run must not touch them."""
-    return {p: p.read_bytes() for folder in ("figures", "notebooks") for p in sorted((ROOT / folder).rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """Every notebook run in course order at the micro preset, all outputs under a temporary folder."""
-    tmp = tmp_path_factory.mktemp("course")
-    params = smoke_parameters(tmp)
-    before = tracked_files()
-    rows = run_course(build=tmp / "build", parameters=params, log=lambda line: None, timeout=900)
-    assert tracked_files() == before
-    return tmp, params, rows
+@pytest.fixture
+def smoke(course_smoke):
+    """Every notebook run in course order at the micro preset (conftest.py: once per session)."""
+    return course_smoke
 
 
 @pytest.mark.slow
@@ -59,13 +50,75 @@ def test_every_notebook_runs_top_to_bottom_at_smoke_scale(smoke):
     assert not (NOTEBOOK_DIR / "build").exists()
 
 
+def outputs(path):
+    """(cell index, output) of every code cell output of an executed notebook."""
+    executed = json.loads(Path(path).read_text())
+    return [(i, o) for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code" for o in c.get("outputs", [])]
+
+
+def text_of(output) -> str:
+    if "text" in output:
+        return "".join(output["text"])
+    return "".join(output.get("data", {}).get("text/plain", ""))
+
+
+IMAGE_TYPES = ("image/png", "image/svg+xml")
+DRAWING = [n for n in NOTEBOOKS if not n.startswith("07")]  # 07 is tables and verdicts
+
+
+@pytest.mark.slow
+def test_every_figure_shows_as_a_picture(smoke):
+    """A figure printed as '<Figure size ...>' without its image means the notebook shows no picture."""
+    tmp, params, rows = smoke
+    for r in rows:
+        bare = [i for i, o in outputs(r["output"]) if re.match(r"<\w*Figure size", text_of(o))
+                and not any(t in o.get("data", {}) for t in IMAGE_TYPES)]
+        assert not bare, f"{r['notebook']}: cells {bare} show '<Figure size ...>' and no picture"
+        images = [i for i, o in outputs(r["output"]) if any(t in o.get("data", {}) for t in IMAGE_TYPES)
+                  or "<svg" in "".join(o.get("data", {}).get("text/html", ""))]
+        if r["notebook"] in DRAWING:
+            assert images, f"{r['notebook']} draws but has no image output"
+
+
+@pytest.mark.slow
+def test_every_notebook_names_its_provenance_first(smoke):
+    import torch
+
+    tmp, params, rows = smoke
+    for r in rows:
+        first = text_of(outputs(r["output"])[0][1])
+        assert first.startswith("run of ") and "commit " in first and f"torch {torch.__version__}" in first, first
+        assert "CPU " in first and "torch thread" in first, first
+
+
+@pytest.mark.slow
+def test_the_solutions_code_runs_after_its_notebook(smoke):
+    tmp, params, rows = smoke
+    with_code = [n for n in NOTEBOOKS if solution_code(n)]
+    assert len(with_code) >= 5  # the solutions that compute, not only explain
+    done = run_solutions(with_code, build=tmp / "solutions", parameters=params, log=lambda line: None, timeout=900)
+    assert [r["notebook"] for r in done] == [f"{n} + solutions" for n in with_code]
+    for r in done:
+        errors = [o for _, o in outputs(r["output"]) if o.get("output_type") == "error"]
+        assert not errors, (r["notebook"], errors)
+
+
+def test_solution_code_is_read_from_the_python_fences(tmp_path, monkeypatch):
+    import sdas_lib.course as course
+
+    (tmp_path / "02_search_space_reduction.md").write_text(
+        "# x\n\n```python\na = 1\n```\ntext\n```\nnot python\n```\n```python\nb = a + 1\n```\n")
+    monkeypatch.setattr(course, "SOLUTIONS_DIR", tmp_path)
+    assert solution_code("02") == ["a = 1", "b = a + 1"]
+
+
 @pytest.mark.slow
 def test_the_course_writes_its_tables_and_figures(smoke):
     import csv
 
     tmp, params, rows = smoke
     figures = Path(params["figures_dir"])
-    for name in ("fig4_schedules.png", "table1_search_space.csv", "table2_discretization_gap.csv",
+    for name in ("course_times.csv", "fig4_schedules.png", "table1_search_space.csv", "table2_discretization_gap.csv",
                  "table4_search_and_retrain.csv", "table5_imagenet_mobile.csv", "reproduction_report.csv",
                  "fig8_darts_v2_normal.svg", "eq2_mixed_edge.png", "table6_video_op_sets.csv", "table10_transfer.csv",
                  "fig11_video_accuracy_vs_params.png", "moving_digits_clips.png"):
@@ -80,3 +133,18 @@ def test_the_course_writes_its_tables_and_figures(smoke):
     assert verdicts["video_kinetics"] == "not testable"
     # the video claims were judged on notebook 05's runs, not left "not testable" for want of them
     assert all(verdicts[k] in ("reproduced", "not reproduced") for k in ("video_o3d_sdas", "video_cost", "video_transfer"))
+
+
+def test_course_times_keep_one_row_per_notebook_with_its_run(tmp_path):
+    import csv
+
+    from sdas_lib.course import record_times
+
+    path = tmp_path / "course_times.csv"
+    record_times([{"notebook": "03_schedules", "seconds": 5.0}, {"notebook": "01_continuous_relaxation", "seconds": 2.0}], path, "tiny")
+    record_times([{"notebook": "03_schedules", "seconds": 7.5}], path, "micro")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["notebook"], float(r["seconds"]), r["preset"]) for r in rows] == [
+        ("01_continuous_relaxation", 2.0, "tiny"), ("03_schedules", 7.5, "micro")]
+    assert all(r["commit"] and r["date"] and r["cpu"] for r in rows)

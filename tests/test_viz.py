@@ -321,3 +321,76 @@ def test_accuracy_vs_params_scatter_has_labelled_points():
     assert [tuple(p) for p in points.get_offsets().tolist()] == [pytest.approx((3.349342, 0.9724)), pytest.approx((2.9, 0.9711))]
     assert [t.get_text() for t in ax.texts] == ["DARTS_V2", "SDAS-A"]
     assert ax.texts[0].xy == pytest.approx((3.349342, 0.9724))
+
+
+# -- figures show in Jupyter, one colour per schedule -------------------------------------------------
+
+def test_a_library_figure_is_a_png_for_ipython_without_pyplot():
+    """IPython's PNG formatter knows nothing of Figure until pyplot's inline backend registers it; the
+    library's figures carry their own PNG, so a notebook shows them either way."""
+    code = (
+        "import sys; from IPython.core.formatters import PNGFormatter\n"
+        "from sdas_lib.viz import plot_schedules\n"
+        "fig = plot_schedules(20, 36)\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "png = PNGFormatter()(fig)\n"
+        "assert png[:8] == b'\\x89PNG\\r\\n\\x1a\\n' and len(png) > 1000, png\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_every_schedule_has_one_colour_in_every_figure(history):
+    from matplotlib.colors import to_hex
+
+    from sdas_lib.viz.figure import SCHEDULE_COLOURS
+    from sdas_lib.viz.plots import plot_cost_model
+
+    assert len(set(SCHEDULE_COLOURS.values())) == len(SCHEDULE_COLOURS)
+    fig4 = lines_by_label(plot_schedules(20, 36).axes[0])
+    assert {s: to_hex(line.get_color()) for s, line in fig4.items()} == {s: SCHEDULE_COLOURS[s] for s in "ABC"}
+    cost = plot_cost_model({"das": [1.0] * 4, "C": [1.0, 0.5, 0.25, 0.25]}, {"das": [(1, 1.0)], "C": [(1, 0.5)]})
+    for ax in cost.axes:
+        colours = {line.get_label().split(":")[0]: to_hex(line.get_color()) for line in ax.get_lines()}
+        assert colours == {"DAS": SCHEDULE_COLOURS["das"], "SDAS-C": SCHEDULE_COLOURS["C"]}
+    rows = [{"schedule": s, "seed": 0, "test_acc_relaxed": 0.5, "test_acc_discrete": 0.4, "test_acc_discrete_bn_reestimated": 0.45}
+            for s in ("das", "B")]
+    for bars in [c for c in plot_relaxed_vs_discrete(rows).axes[0].containers if isinstance(c, BarContainer)]:
+        assert [to_hex(p.get_facecolor()[:3]) for p in bars] == [SCHEDULE_COLOURS["das"], SCHEDULE_COLOURS["B"]]
+    line = plot_counts(history).axes[0].get_lines()[0]
+    assert to_hex(line.get_color()) == SCHEDULE_COLOURS[history.meta["schedule"]]
+
+
+def test_accuracy_vs_params_colours_by_schedule_and_skips_failed_runs():
+    from matplotlib.colors import to_hex
+
+    from sdas_lib.viz.figure import SCHEDULE_COLOURS
+
+    rows = [{"name": "C-s0", "schedule": "C", "params": 70_000, "test_acc": 0.9},
+            {"name": "C-s1", "schedule": "C", "params": None, "test_acc": None},  # a failed retraining
+            {"name": "res50", "params": 1_500_000, "test_acc": 0.2}]
+    ax = plot_accuracy_vs_params(rows).axes[0]
+    (points,) = ax.collections
+    assert len(points.get_offsets()) == 2 and [t.get_text() for t in ax.texts] == ["C-s0", "res50"]
+    assert [to_hex(c) for c in points.get_facecolors()] == [SCHEDULE_COLOURS["C"], "#7f7f7f"]
+
+
+def test_confusion_matrix_plot_writes_each_count_in_its_cell():
+    from sdas_lib.viz.plots import plot_confusion_matrix
+
+    ax = plot_confusion_matrix([[5, 0], [3, 2]], ["a", "b"]).axes[0]
+    assert ax.get_images()[0].get_array().tolist() == [[5, 0], [3, 2]]
+    assert sorted((t.get_position(), t.get_text()) for t in ax.texts) == [((0, 0), "5"), ((0, 1), "3"), ((1, 1), "2")]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlabel() == "predicted"
+
+
+@NEEDS_DOT
+def test_genotypes_html_draws_every_genotype_and_cell(tmp_path):
+    from sdas_lib.core.genotype import DARTS_V1
+    from sdas_lib.viz import genotypes_html
+
+    page = genotypes_html({"v1": DARTS_V1, "v2": DARTS_V2}, write_to=tmp_path)
+    assert page.count("<svg") == 4 and page.index(">v1<") < page.index(">v2<")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fig8_v1_normal.svg", "fig8_v1_reduce.svg", "fig8_v2_normal.svg", "fig8_v2_reduce.svg"]

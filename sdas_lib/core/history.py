@@ -303,6 +303,43 @@ def mixed_edge_fraction(history: History) -> list[float]:
     return out
 
 
+def kept_edge_scales(history: History) -> list[dict]:
+    """Each kept edge's weight in the supernet just before its node was decided, which Eq. 1 then
+    replaces by 1: softmax(α)_op · sigmoid(β) (Eq. 2), where softmax(α)_op counts as 1 once the edge's
+    op was decided at an earlier iteration (a decided edge computes its op alone, still scaled by
+    sigmoid(β)).
+
+    For DAS every node is decided at t = T, so every kept edge jumps from its mixed weight to 1 at once,
+    with no training after it; BatchNorm keeps statistics gathered at the small weight.
+
+    Returns:
+        one dict per kept edge: ``cell_type``, ``edge`` (j, i), ``op``, ``iteration`` (its node's
+        decision), ``op_weight``, ``sigmoid_beta`` and ``scale`` (their product).
+    """
+    names = list(op_set_info(history.space.op_set).names)
+    edge_decided_at: dict[tuple[str, int], int] = {}
+    edge_op: dict[tuple[str, int], str] = {}
+    out = []
+    for d in history.decisions:
+        if d.kind == "edge":
+            e = history.space.edges.index(tuple(d.edge))
+            edge_decided_at[(d.cell_type, e)] = d.iteration
+            edge_op[(d.cell_type, e)] = str(d.choice)
+            continue
+        alpha, beta = history.arch_at(d.iteration)
+        for j in d.choice:
+            e = history.space.edges.index((int(j), d.node))
+            op = edge_op.get((d.cell_type, e))
+            if op is None:  # not decided on its own: the argmax op of its α row
+                op = names[edge_choice(alpha[d.cell_type][e])]
+            earlier = edge_decided_at.get((d.cell_type, e), d.iteration) < d.iteration
+            op_weight = 1.0 if earlier else softmax(alpha[d.cell_type][e])[names.index(op)]
+            sig = sigmoid([beta[d.cell_type][e]])[0]
+            out.append({"cell_type": d.cell_type, "edge": (int(j), d.node), "op": op, "iteration": d.iteration,
+                        "op_weight": op_weight, "sigmoid_beta": sig, "scale": op_weight * sig})
+    return out
+
+
 def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
     """One line for a queue entry: 'reduce edge 0->2: max_pool_3x3 (priority 0.0123)'."""
     if c.kind == "edge":
@@ -317,5 +354,5 @@ def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
 
 __all__ = [
     "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
-    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction", "random_walk_document",
+    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction", "kept_edge_scales", "random_walk_document",
 ]

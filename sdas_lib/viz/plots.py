@@ -1,8 +1,10 @@
 """Figures of a search: schedules (Fig. 4), valid architectures left, α/β heatmaps, accuracies.
 
-Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot, so
-it works under any backend (Agg included) and never opens a window. A notebook shows the returned
-figure; pass ``path`` to also write it to a file (the only I/O here).
+Each function takes data and returns a :class:`~sdas_lib.viz.figure.NotebookFigure` (a matplotlib
+Figure) built without pyplot, so it works under any backend (Agg included) and never opens a window.
+A notebook shows the returned figure as a picture, whether or not pyplot was used first; pass
+``path`` to also write it to a file (the only I/O here). Every schedule has one colour in every
+figure (:data:`~sdas_lib.viz.figure.SCHEDULE_COLOURS`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import statistics
 from typing import Any, Mapping, Sequence
 
 from matplotlib.figure import Figure
+
+from .figure import DPI, new_figure, schedule_colour
 
 from ..core.discretization import sigmoid, softmax
 from ..core.history import History
@@ -31,7 +35,7 @@ TABLE2_COLUMNS = {
 def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=DPI)
     return fig
 
 
@@ -55,11 +59,11 @@ def plot_schedules(
     Args:
         T: iterations of the search. M: decisions in all (36 for the image space). names: schedules.
     """
-    fig = Figure(figsize=(5, 3.5))
+    fig = new_figure(figsize=(5, 3.5))
     ax = fig.add_subplot()
     x = [t / T for t in range(T + 1)]
     for name in names:
-        ax.step(x, schedule_curve(name, T, M), where="post", label=name)
+        ax.step(x, schedule_curve(name, T, M), where="post", label=name, color=schedule_colour(name))
     ax.set(xlabel="t / T", ylabel="decisions made, $M_t$", title=f"Schedules (T={T}, M={M})", xlim=(0, 1), ylim=(0, M * 1.03))
     ax.legend(title="schedule")
     return _finish(fig, path)
@@ -72,12 +76,13 @@ def plot_counts(history: History, *, path: str | os.PathLike | None = None) -> F
         history: a loaded decision history (its recorded counts are plotted as they are).
     """
     T = history.T
-    fig = Figure(figsize=(5.5, 3.5))
+    fig = new_figure(figsize=(5.5, 3.5))
     ax = fig.add_subplot()
     x = [d.iteration / T if T else d.iteration for d in history.decisions]
     y = [d.valid_architectures for d in history.decisions]
     schedule = history.meta.get("schedule")
-    ax.plot(x, y, "o-", drawstyle="steps-post", markersize=4, label=schedule_label(schedule) if schedule else "run")
+    ax.plot(x, y, "o-", drawstyle="steps-post", markersize=4, label=schedule_label(schedule) if schedule else "run",
+            color=schedule_colour(schedule) if schedule else None)
     ax.set_yscale("log")
     ax.set(xlabel="t / T" if T else "iteration", ylabel="valid architectures left", title="Valid architectures after each decision")
     ax.legend()
@@ -97,7 +102,7 @@ def plot_alpha_heatmap(
     names = list(op_set_info(space.op_set).names) + ["sigmoid(β)"]
     a, b = _cell_rows(alpha, cell_type), _cell_rows(beta, cell_type)
     rows = [softmax(a[e]) + sigmoid([b[e]]) for e in range(space.n_edges)]  # (E, n_ops + 1)
-    fig = Figure(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.38 * len(rows)))
+    fig = new_figure(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.38 * len(rows)))
     ax = fig.add_subplot()
     im = ax.imshow(rows, aspect="auto", cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=40, ha="right")
@@ -127,7 +132,7 @@ def plot_accuracy_curves(
     rows = list(metrics_rows)
     if keys is None:
         keys = [k for k in (rows[0] if rows else {}) if "acc" in k]
-    fig = Figure(figsize=(6, 3.8))
+    fig = new_figure(figsize=(6, 3.8))
     ax = fig.add_subplot()
     for key in keys:
         pts = [(_number(r["epoch"]), _number(r.get(key))) for r in rows]
@@ -142,7 +147,8 @@ def plot_relaxed_vs_discrete(
     rows: Sequence[Mapping[str, Any]], *, path: str | os.PathLike | None = None
 ) -> Figure:
     """Table 2: per schedule, mean ± std over rows (seeds) of the relaxed, discrete and BN re-estimated
-    test accuracies, as grouped bars (notebook 04, figures/table2_discretization_gap.png).
+    test accuracies, as grouped bars (notebook 04, figures/table2_discretization_gap.png). Bars take
+    their schedule's colour; the columns differ by shade and hatch.
 
     Args:
         rows: dicts with ``schedule``, ``test_acc_relaxed``, ``test_acc_discrete`` and
@@ -150,18 +156,21 @@ def plot_relaxed_vs_discrete(
             the order in which they first appear.
     """
     schedules = list(dict.fromkeys(str(r["schedule"]) for r in rows))
-    fig = Figure(figsize=(8, 3.8))
+    fig = new_figure(figsize=(8, 3.8))
     ax = fig.add_subplot()
     width = 0.8 / len(TABLE2_COLUMNS)
+    styles = [(1.0, ""), (0.55, "//"), (0.3, "..")]
     for k, (col, label) in enumerate(TABLE2_COLUMNS.items()):
         values = [[_number(r[col]) for r in rows if str(r["schedule"]) == s] for s in schedules]
         means = [statistics.mean(v) for v in values]
         stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
         xs = [i + (k - (len(TABLE2_COLUMNS) - 1) / 2) * width for i in range(len(schedules))]
-        ax.bar(xs, means, width, yerr=stds, capsize=3, label=label)
+        alpha, hatch = styles[k % len(styles)]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, color=[schedule_colour(s) for s in schedules], alpha=alpha,
+               hatch=hatch, edgecolor="black", linewidth=0.5, label=label)
     ax.set_xticks(range(len(schedules)), [schedule_label(s) for s in schedules])
     ax.set(ylabel="test accuracy with search weights", ylim=(0, 1.05), title="Relaxed vs discrete (Table 2)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right")
     return _finish(fig, path)
 
 
@@ -173,16 +182,86 @@ def plot_accuracy_vs_params(
 
     Args:
         rows: dicts with a parameter count ``x``, an accuracy ``y`` and a name ``label``
-            (a retrain's result.json has ``params`` and ``test_acc``).
+            (a retrain's result.json has ``params`` and ``test_acc``); a row with a ``schedule`` key
+            takes that schedule's colour, other rows are gray. Rows whose size or accuracy is missing
+            (a failed run) are left out.
     """
-    xs = [_number(r[x]) / 1e6 for r in rows]
-    ys = [_number(r[y]) for r in rows]
-    fig = Figure(figsize=(5.5, 3.8))
+    points = [(r, _number(r[x]) / 1e6, _number(r[y])) for r in rows]
+    points = [(r, px, py) for r, px, py in points if not (math.isnan(px) or math.isnan(py))]
+    fig = new_figure(figsize=(5.5, 3.8))
     ax = fig.add_subplot()
-    ax.scatter(xs, ys)
-    for r, px, py in zip(rows, xs, ys):
+    colours = [schedule_colour(r["schedule"]) if r.get("schedule") is not None else "#7f7f7f" for r, _, _ in points]
+    ax.scatter([px for _, px, _ in points], [py for _, _, py in points], c=colours)
+    for r, px, py in points:
         ax.annotate(str(r[label]), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set(xlabel="parameters (millions)", ylabel=y, title="Accuracy against size")
+    return _finish(fig, path)
+
+
+def plot_cost_model(
+    mixing: Mapping[str, Sequence[float]], seconds: Mapping[str, Sequence[tuple[float, float]]], *,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """The cost model beside the measured cost (notebook 03, figures/fig4_cost_model.png): left, the
+    fraction of edges still mixing all ops after each iteration; right, each iteration's seconds.
+
+    Args:
+        mixing: ``{schedule: fractions}``, one per iteration t = 1..T (``core.history.mixed_edge_fraction``).
+        seconds: ``{schedule: [(iteration, seconds), ...]}`` from iterations.csv.
+    """
+    fig = new_figure(figsize=(11, 3.5))
+    a1, a2 = fig.subplots(1, 2)
+    for s, frac in mixing.items():
+        T = len(frac)
+        a1.plot([t / T for t in range(1, T + 1)], frac, color=schedule_colour(s),
+                label=f"{schedule_label(s)}: mean {sum(frac) / max(T, 1):.2f}")
+        pts = seconds.get(s, ())
+        a2.plot([t / T for t, _ in pts], [sec for _, sec in pts], lw=1, color=schedule_colour(s), label=schedule_label(s))
+    a1.set(xlabel="t/T", ylabel="fraction of edges mixing", title="cost model")
+    a2.set(xlabel="t/T", ylabel="seconds per iteration", yscale="log", title="measured")
+    a1.legend(fontsize=8)
+    a2.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_confusion_matrix(
+    matrix, class_names: Sequence[str], *, title: str = "Confusion matrix", path: str | os.PathLike | None = None
+) -> Figure:
+    """A confusion matrix: row = true class, column = predicted class, each cell its count.
+
+    Args:
+        matrix: (n_classes, n_classes) counts (e.g. ``sklearn.metrics.confusion_matrix``).
+        class_names: one name per class, in the matrix's order.
+    """
+    rows = [[int(v) for v in row] for row in matrix]
+    n = len(rows)
+    fig = new_figure(figsize=(1.2 + 0.45 * n, 1.0 + 0.4 * n))
+    ax = fig.add_subplot()
+    top = max(max(row) for row in rows) if rows else 1
+    ax.imshow(rows, cmap="Blues", vmin=0, vmax=max(top, 1))
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="white" if v > 0.6 * top else "black")
+    ax.set_xticks(range(n), [str(c) for c in class_names], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n), [str(c) for c in class_names], fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return _finish(fig, path)
+
+
+def plot_mixed_edge_fit(fit, *, path: str | os.PathLike | None = None) -> Figure:
+    """softmax(α) of one mixed edge over its α/β steps (notebook 01, figures/eq2_mixed_edge.png); the
+    op that made the target is drawn thick.
+
+    Args:
+        fit: an :class:`~sdas_lib.nets.relaxation.EdgeFit` (``op_names``, ``weights``, ``target_op``).
+    """
+    fig = new_figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    for k, name in enumerate(fit.op_names):
+        ax.plot([w[k] for w in fit.weights], label=name, lw=2.5 if name == fit.target_op else 1)
+    ax.set(xlabel="α/β step", ylabel="softmax(α)", title=f"target made by {fit.target_op}")
+    ax.legend(fontsize=7, ncol=2)
     return _finish(fig, path)
 
 
@@ -195,7 +274,7 @@ def plot_clips(clips, titles: Sequence[str], *, path: str | os.PathLike | None =
     """
     rows = [c[0] if len(c.shape) == 4 else c for c in clips]  # (T, H, W)
     T = max(len(r) for r in rows)
-    fig = Figure(figsize=(1.3 * T + 1.5, 1.4 * len(rows)))
+    fig = new_figure(figsize=(1.3 * T + 1.5, 1.4 * len(rows)))
     axes = fig.subplots(len(rows), T, squeeze=False)
     for i, (frames, title) in enumerate(zip(rows, titles)):
         for t in range(T):
@@ -212,5 +291,5 @@ def plot_clips(clips, titles: Sequence[str], *, path: str | os.PathLike | None =
 
 __all__ = [
     "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
-    "plot_accuracy_vs_params", "plot_clips", "schedule_label",
+    "plot_accuracy_vs_params", "plot_clips", "plot_cost_model", "plot_confusion_matrix", "plot_mixed_edge_fit", "schedule_label",
 ]
