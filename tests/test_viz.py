@@ -383,14 +383,3 @@ def test_confusion_matrix_plot_writes_each_count_in_its_cell():
     assert ax.get_images()[0].get_array().tolist() == [[5, 0], [3, 2]]
     assert sorted((t.get_position(), t.get_text()) for t in ax.texts) == [((0, 0), "5"), ((0, 1), "3"), ((1, 1), "2")]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlabel() == "predicted"
-
-
-@NEEDS_DOT
-def test_genotypes_html_draws_every_genotype_and_cell(tmp_path):
-    from sdas_lib.core.genotype import DARTS_V1
-    from sdas_lib.viz import genotypes_html
-
-    page = genotypes_html({"v1": DARTS_V1, "v2": DARTS_V2}, write_to=tmp_path)
-    assert page.count("<svg") == 4 and page.index(">v1<") < page.index(">v2<")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "fig8_v1_normal.svg", "fig8_v1_reduce.svg", "fig8_v2_normal.svg", "fig8_v2_reduce.svg"]

@@ -6,7 +6,7 @@ The plot functions load matplotlib on first use, so the DAGs (and the stepper wi
 
 from importlib import import_module
 
-from .dags import genotype_dag, genotypes_html, render_svg, state_dag, step_arch, step_dag
+from .dags import genotype_dag, render_svg, state_dag, step_arch, step_dag
 
 _PLOTS = (
     "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
@@ -20,4 +20,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["genotype_dag", "genotypes_html", "state_dag", "step_dag", "step_arch", "render_svg", *_PLOTS]
+__all__ = ["genotype_dag", "state_dag", "step_dag", "step_arch", "render_svg", *_PLOTS]

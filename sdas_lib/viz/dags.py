@@ -17,10 +17,7 @@ saying how to install it.
 
 from __future__ import annotations
 
-import html
 import itertools
-import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import graphviz
@@ -198,29 +195,7 @@ def render_svg(dot: graphviz.Digraph) -> str:
     return svg[start:] if start >= 0 else svg
 
 
-def genotypes_html(genotypes: Mapping[str, Genotype], write_to: str | os.PathLike | None = None) -> str:
-    """Several genotypes as one HTML table: a row per genotype, a column per cell type, each cell its
-    DAG inlined as SVG (notebook 06 draws every found genotype with it).
-
-    Args:
-        genotypes: ``{name: genotype}``, drawn in that order; all of one search space.
-        write_to: a folder that also gets each drawing as ``fig8_<name>_<cell>.svg``.
-    """
-    names = list(genotypes)
-    cells = list(next(iter(genotypes.values())).cell_types) if genotypes else []
-    rows = ["<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>"]
-    for name in names:
-        tds = []
-        for cell in cells:
-            svg = render_svg(genotype_dag(genotypes[name], cell))
-            if write_to is not None:
-                (Path(write_to) / f"fig8_{name}_{cell}.svg").write_text(svg)
-            tds.append(f'<td style="vertical-align:top">{svg}</td>')
-        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(tds)}</tr>")
-    return f'<table class="sdas-genotypes">{"".join(rows)}</table>'
-
-
 __all__ = [
     "INSTALL_DOT", "node_name", "genotype_dag", "edge_views", "state_dag", "replay_step", "step_arch", "step_dag",
-    "render_svg", "genotypes_html",
+    "render_svg",
 ]
