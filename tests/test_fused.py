@@ -182,3 +182,10 @@ def test_a_deep_copy_runs_fused_on_its_own_parameters():
             p.mul_(1.5)
     torch.testing.assert_close(twin(x), before)
     assert not torch.allclose(net(x), before)
+
+
+def test_searches_run_the_fused_path(micro_preset):
+    from sdas_lib.run.search import Searcher
+
+    s = Searcher(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
+    assert s.net.fused and s.discrete_network().fused
