@@ -11,7 +11,7 @@ Per op set it records the reference and fused times and their ratio; the useful 
 (the reference's convolutions and matrix products, forward and backward, from
 ``torch.utils.flop_counter``) and the FLOPs the fused path executes (zero taps of the embedded kernels
 included); the achieved GFLOP/s of each path (its counted FLOPs over its median time); and each path's
-peak memory (the rise of the process's max RSS over its first two iterations, each path in a fresh
+peak memory (the rise of the peak resident set (VmHWM) over its first two iterations, each path in a fresh
 process; on a GPU, the peak of ``torch.cuda.max_memory_allocated`` over one iteration above what it holds
 before). Video op sets have no fused path yet
 (:data:`sdas_lib.nets.fused.FUSED_OP_SETS`).
@@ -100,10 +100,17 @@ def counted_flops(setup) -> int:
     return counter.get_total_flops()
 
 
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in KiB. VmHWM is the peak resident set
+    of this program alone: ``ru_maxrss`` would also carry the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status: peak memory is measured on Linux only")
+
+
 def peak_memory_child(op_set: str, fused: bool, device: str) -> None:
     """In a fresh process: the rise in peak memory over the first two iterations after building, in MiB."""
-    import resource
-
     import torch
 
     torch.set_num_threads(1)
@@ -117,10 +124,10 @@ def peak_memory_child(op_set: str, fused: bool, device: str) -> None:
         torch.cuda.synchronize()
         rise = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = _status_kib("VmRSS")
         for _ in range(2):  # the second also holds the optimizers' state
             iteration(net, w_opt, a_opt, batches, p.grad_clip)
-        rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024  # Linux: KiB
+        rise = (_status_kib("VmHWM") - before) / 1024
     print(json.dumps({"peak_mib": rise}))
 
 
