@@ -148,26 +148,25 @@ def sync(device: str) -> None:
 
 def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]:
     """Alternate the paths ``rounds`` times after one warm-up each; median seconds per path."""
-    from sdas_lib.nets import fused as fused_module
-
     paths = {"reference": False, "fused": True}
     if variants:  # dil_conv_5x5 embedded in 9×9 with the other conv ops, instead of apart
         paths["fused_dil5_in"] = "dil5_in"
-    setups = {name: build(op_set, bool(f), device) for name, f in paths.items()}
-    default_apart = fused_module.mixed_o2d_edges.__defaults__
+
+    def setup(name):
+        net, *rest = build(op_set, bool(paths[name]), device)
+        for cell in net.cells:
+            cell.dil5_apart = paths[name] != "dil5_in"
+        return (net, *rest)
+
+    setups = {name: setup(name) for name in paths}
 
     def run(name):
         net, w_opt, a_opt, batches, p = setups[name]
-        if paths[name] == "dil5_in":
-            fused_module.mixed_o2d_edges.__defaults__ = (False,)
-        try:
-            sync(device)
-            tick = time.perf_counter()
-            iteration(net, w_opt, a_opt, batches, p.grad_clip)
-            sync(device)
-            return time.perf_counter() - tick
-        finally:
-            fused_module.mixed_o2d_edges.__defaults__ = default_apart
+        sync(device)
+        tick = time.perf_counter()
+        iteration(net, w_opt, a_opt, batches, p.grad_clip)
+        sync(device)
+        return time.perf_counter() - tick
 
     times = {name: [] for name in paths}
     for name in paths:
@@ -175,14 +174,7 @@ def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]
     for _ in range(rounds):
         for name in paths:
             times[name].append(run(name))
-    flops = {}
-    for name in paths:
-        if paths[name] == "dil5_in":
-            fused_module.mixed_o2d_edges.__defaults__ = (False,)
-        try:
-            flops[name] = counted_flops(build(op_set, bool(paths[name]), device))
-        finally:
-            fused_module.mixed_o2d_edges.__defaults__ = default_apart
+    flops = {name: counted_flops(setup(name)) for name in paths}
     ref = statistics.median(times["reference"])
     rows = []
     for name in paths:

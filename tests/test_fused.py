@@ -189,3 +189,14 @@ def test_searches_run_the_fused_path(micro_preset):
 
     s = Searcher(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
     assert s.net.fused and s.discrete_network().fused
+
+
+def test_dil_conv_5x5_embedded_in_9x9_gives_the_same_network():
+    ref, fused = net_pair(0)
+    for cell in fused.cells:
+        cell.dil5_apart = False
+    x = torch.randn(4, 3, 16, 16)
+    a, b = ref(x), fused(x)
+    close(a, b, "output")
+    (ga,), (gb,) = (torch.autograd.grad(o.square().sum(), [n.arch.alpha["normal"]]) for o, n in ((a, ref), (b, fused)))
+    close(ga, gb, "α gradient")

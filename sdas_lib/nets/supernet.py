@@ -124,8 +124,12 @@ class SearchCell(nn.Module):
     Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...).
 
     ``fused``: the mixed edges that read one node run together (:mod:`sdas_lib.nets.fused`), on the
-    same parameters; otherwise every edge runs its ops one by one (the reference).
+    same parameters; otherwise every edge runs its ops one by one (the reference). ``dil5_apart``:
+    the fused path runs dil_conv_5x5's depthwise conv on its own rather than embedded in 9×9
+    (benchmarks/supernet_iteration.py measures both).
     """
+
+    dil5_apart = True
 
     def __init__(self, space: SearchSpace, plan: CellPlan, fused: bool = False):
         super().__init__()
@@ -218,7 +222,8 @@ class SearchCell(nn.Module):
                 c = None if i in self.node_inputs else (beta_w[e],)  # Eq. 1 plain sum, or Eq. 4
                 acc[i] = self.edges[str(e)](x, c, acc.get(i))
             if mixed:
-                out = mixed_o2d_edges(x, [self.edges[str(e)] for e, _ in mixed], coefs[rows])  # (N, n, C, H, W)
+                edges = [self.edges[str(e)] for e, _ in mixed]
+                out = mixed_o2d_edges(x, edges, coefs[rows], self.dil5_apart)  # (N, n, C, H, W)
                 for (_, i), o in zip(mixed, out.unbind(1)):
                     acc[i] = o if i not in acc else acc[i] + o
         return torch.cat(states[n_in:], dim=1)
