@@ -79,11 +79,11 @@ def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._Batc
 
 
 def shared_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm]) -> torch.Tensor:
-    """Several non-affine BNs that read the same x (N, C, H, W): (N, len(bns), C, H, W).
+    """Several non-affine BNs that read the same x (N, C, H, W): their outputs, (N, 1 or len(bns), C, H, W).
 
-    In train mode every output is the same (batch statistics): x is normalized once, broadcast as
-    (N, 1, C, H, W), and every module's running statistics take the one batch mean and unbiased
-    variance. In eval mode each module's running statistics normalize x.
+    In train mode every output is the same (batch statistics): x is normalized once and returned as
+    (N, 1, C, H, W), to broadcast, and every module's running statistics take the one batch mean and
+    unbiased variance. In eval mode each module's running statistics normalize x: (N, len(bns), C, H, W).
     """
     bn0, n, C = bns[0], len(bns), x.shape[1]
     same = all(b.training == bn0.training and b.momentum == bn0.momentum and b.eps == bn0.eps for b in bns)
