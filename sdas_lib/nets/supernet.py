@@ -27,6 +27,7 @@ from ..core.layout import CellPlan, cell_plan, check_input_size, check_strides, 
 from ..core.space import SearchSpace
 from ..errors import SdasError, choices
 from ..ops import get_op_set
+from .fused import FUSED_OP_SETS, mixed_o2d_edges
 from .stacking import preprocess
 from .stems import VideoStem
 
@@ -120,11 +121,20 @@ def _axpy(acc: torch.Tensor | None, y: torch.Tensor, c) -> torch.Tensor:
 
 class SearchCell(nn.Module):
     """A relaxed cell: node i = Σ_j edge(j, i) (Eq. 2 with β, Eq. 4 once the edge is decided,
-    Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...)."""
+    Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...).
 
-    def __init__(self, space: SearchSpace, plan: CellPlan):
+    ``fused``: the mixed edges that read one node run together (:mod:`sdas_lib.nets.fused`), on the
+    same parameters; otherwise every edge runs its ops one by one (the reference). ``dil5_apart``:
+    the fused path runs dil_conv_5x5's depthwise conv on its own rather than embedded in 9×9
+    (benchmarks/supernet_iteration.py measures both).
+    """
+
+    dil5_apart = True
+
+    def __init__(self, space: SearchSpace, plan: CellPlan, fused: bool = False):
         super().__init__()
         self.space = space
+        self.fused = fused
         self.cell_type = plan.cell_type
         self.reduction = plan.reduction
         ndim = get_op_set(space.op_set).ndim
@@ -144,6 +154,14 @@ class SearchCell(nn.Module):
         plan = []
         for i in self.space.node_ids:
             plan.append((i, [(e, self.space.edges[e][0]) for e in self.space.incoming(i) if str(e) in self.edges]))
+        # The fused path's order: per source node j, its mixed edges [(e, i)] (with their rows of α/β
+        # as an index tensor) and its decided ones.
+        sources: dict[int, tuple[list, torch.Tensor, list]] = {}
+        for e, (j, i) in enumerate(self.space.edges):
+            if str(e) in self.edges:
+                mixed, _, decided = sources.setdefault(j, ([], None, []))
+                (decided if self.edges[str(e)].decided else mixed).append((e, i))
+        self._sources = {j: (m, torch.tensor([e for e, _ in m], dtype=torch.long), d) for j, (m, _, d) in sources.items()}
         return plan
 
     def sync(self, state: DiscretizationState) -> list[nn.Parameter]:
@@ -164,7 +182,9 @@ class SearchCell(nn.Module):
 
     def forward(self, s0, s1, alpha_w, beta_w):
         """alpha_w: softmax(α) (E, n_ops) and beta_w: sigmoid(β) (E,), as tensors (α/β step) or
-        nested Python lists of constants (w step); None once no longer used."""
+        nested Python lists of constants (w step, reference path only); None once no longer used."""
+        if self.fused:
+            return self.forward_fused(s0, s1, alpha_w, beta_w)
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i, edges in self._plan:
             plain = i in self.node_inputs  # decided node: Eq. 1, a plain sum without β
@@ -183,6 +203,31 @@ class SearchCell(nn.Module):
             states.append(acc)
         return torch.cat(states[self.space.n_inputs :], dim=1)
 
+    def forward_fused(self, s0, s1, alpha_w, beta_w):
+        """The same cell, source node by source node: the mixed edges that read node j run as one
+        :func:`~sdas_lib.nets.fused.mixed_o2d_edges` call; decided edges run their one op.
+        alpha_w and beta_w are tensors (detached ones in the w step) or None."""
+        n_in = self.space.n_inputs
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        acc: dict[int, torch.Tensor] = {}
+        coefs = None if alpha_w is None else alpha_w * beta_w.unsqueeze(1)  # Eq. 2: sigmoid(β) · softmax(α)_o
+        for j in range(n_in + self.space.n_nodes):
+            if j >= n_in:
+                states.append(acc[j])  # every edge into j comes from a node before j: node j is complete
+            if j not in self._sources:
+                continue
+            mixed, rows, decided = self._sources[j]
+            x = states[j]
+            for e, i in decided:
+                c = None if i in self.node_inputs else (beta_w[e],)  # Eq. 1 plain sum, or Eq. 4
+                acc[i] = self.edges[str(e)](x, c, acc.get(i))
+            if mixed:
+                edges = [self.edges[str(e)] for e, _ in mixed]
+                out = mixed_o2d_edges(x, edges, coefs[rows], self.dil5_apart)  # (N, n, C, H, W)
+                for (_, i), o in zip(mixed, out.unbind(1)):
+                    acc[i] = o if i not in acc else acc[i] + o
+        return torch.cat(states[n_in:], dim=1)
+
 
 class SearchNetwork(nn.Module):
     """Supernet of Fig. 5a (images) or 5c (video): stem(C1) -> cells in ``layout`` -> global pool -> linear.
@@ -200,9 +245,15 @@ class SearchNetwork(nn.Module):
         C2: output channels of the first cell (= n_nodes × per-node width C).
         num_classes: classifier outputs.
         in_channels: input image or clip channels.
+        fused: run the mixed edges fused (:mod:`sdas_lib.nets.fused`); None (default) where the op
+            set has a fused path (O2D), False for the per-op reference. Same parameters either way;
+            :meth:`set_fused` switches later.
     """
 
-    def __init__(self, space: SearchSpace, layout: Sequence[str], C1: int, C2: int, num_classes: int, in_channels: int = 3):
+    def __init__(
+        self, space: SearchSpace, layout: Sequence[str], C1: int, C2: int, num_classes: int, in_channels: int = 3,
+        fused: bool | None = None,
+    ):
         super().__init__()
         for name, v in (("C1", C1), ("C2", C2), ("num_classes", num_classes)):
             if v < 1:
@@ -230,9 +281,22 @@ class SearchNetwork(nn.Module):
         self.min_input = min_input_size(ndim, self.layout, strides, stem_stride)  # ([T,] H, W)
         plans = cell_plan(self.layout, strides, C1, C2 // space.n_nodes, {c: space.n_nodes for c in strides})
         self.cells = nn.ModuleList(SearchCell(space, plan) for plan in plans)
+        self.fused = False
+        self.set_fused(space.op_set in FUSED_OP_SETS if fused is None else fused)
         self.pool = nn.AdaptiveAvgPool2d(1) if ndim == 2 else nn.AdaptiveAvgPool3d(1)
         self.classifier = nn.Linear(plans[-1].C_out, num_classes)
         self._complete: dict[str, tuple[bool, bool]] = {c: (False, False) for c in space.cell_type_names}
+
+    def set_fused(self, fused: bool) -> "SearchNetwork":
+        """Run the mixed edges fused (True) or op by op (False, the reference); returns self."""
+        if fused and self.space.op_set not in FUSED_OP_SETS:
+            raise SdasError(
+                f"op set {self.space.op_set!r} has no fused path (fused: {choices(FUSED_OP_SETS)}); use fused=False"
+            )
+        self.fused = bool(fused)
+        for cell in self.cells:
+            cell.fused = self.fused
+        return self
 
     def weights(self) -> list[nn.Parameter]:
         """The network weights w (everything but α/β), in a fixed order."""
@@ -266,7 +330,7 @@ class SearchNetwork(nn.Module):
         ``detach_arch`` for the w step: α/β enter as constants."""
         check_input_size(x.shape, self.min_input, "search")
         w = self.arch_weights(detach_arch)
-        if detach_arch:  # Python floats: the cells fuse each scaling into its addition
+        if detach_arch and not self.fused:  # Python floats: the cells fuse each scaling into its addition
             w = {c: (None if a is None else a.tolist(), None if b is None else b.tolist()) for c, (a, b) in w.items()}
         s0 = s1 = self.stem(x)
         for cell in self.cells:

@@ -1,0 +1,102 @@
+"""Building blocks of the fused supernet path: several ops' convs and BNs run as one call each.
+
+- :func:`embed_kernel`: a small (dilated) depthwise kernel written into a larger undilated one, zeros
+  elsewhere (Single-Path NAS's superkernel trick): a 3×3 sits in the middle of a 5×5, and a 3×3 of
+  dilation 2 is a 5×5 with holes. It is rebuilt from the small parameters at every call, so the zero
+  taps are constants: they get no gradient and never change.
+- :func:`depthwise_conv`: a depthwise conv over stacked channels, with the CPU backward of
+  :mod:`.depthwise`.
+- :func:`stacked_batch_norm`: the BNs of several ops as one BN over their stacked channels. BN
+  normalizes each channel on its own, so this is exact; the running statistics still live in (and
+  are written back to) each op's own ``BatchNorm`` module.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .depthwise import _DepthwiseConvFn
+
+
+def embed_kernel(weight: torch.Tensor, size: int, dilation: int = 1) -> torch.Tensor:
+    """A depthwise kernel (C, 1, k, k) of ``dilation`` as the centred (C, 1, size, size) kernel of dilation 1.
+
+    With padding ``(size - 1) // 2`` the large kernel computes what the small one computes with
+    padding ``dilation·(k - 1) // 2`` at any stride (same window centres).
+    """
+    C, _, k, _ = weight.shape
+    span = dilation * (k - 1) + 1
+    if span > size or (size - span) % 2:
+        raise ValueError(f"a {k}×{k} kernel of dilation {dilation} does not centre in {size}×{size}")
+    if span == size and dilation == 1:
+        return weight
+    off = (size - span) // 2
+    big = weight.new_zeros(C, 1, size, size)
+    big[:, :, off : off + span : dilation, off : off + span : dilation] = weight  # zeros stay constants
+    return big
+
+
+def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, dilation: int = 1) -> torch.Tensor:
+    """Depthwise conv of x (N, G, H, W) by weight (G, 1, k, k): on the CPU with autograd, the
+    backward of :class:`~sdas_lib.ops.depthwise.DepthwiseConv2d`; elsewhere ``F.conv2d``."""
+    if x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return _DepthwiseConvFn.apply(x, weight, (stride, stride), (padding, padding), (dilation, dilation))
+    return F.conv2d(x, weight, None, stride, padding, dilation, weight.shape[0])
+
+
+def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm]) -> torch.Tensor:
+    """``torch.cat([bn(part) for bn, part in zip(bns, x.split(C, 1))], 1)`` as one BN (N, len(bns)·C, ...).
+
+    In train mode each module's running statistics and batch count move exactly as if it had run on
+    its own slice; in eval mode its running statistics normalize its slice.
+    """
+    bn0 = bns[0]
+    training = bn0.training
+    same = all(
+        b.training == training and b.track_running_stats and b.running_mean is not None and b.weight is None
+        and b.momentum == bn0.momentum and b.eps == bn0.eps for b in bns
+    )
+    if same and training and bn0.momentum is None:  # cumulative average: every module at the same count
+        same = len({int(b.num_batches_tracked) for b in bns}) == 1
+    if not same:  # mixed settings: one module at a time, still exact
+        return torch.cat([b(part) for b, part in zip(bns, x.split(bn0.num_features, 1))], 1)
+    means = [b.running_mean for b in bns]
+    variances = [b.running_var for b in bns]
+    rm, rv = torch.cat(means), torch.cat(variances)
+    if not training:
+        return F.batch_norm(x, rm, rv, None, None, False, 0.0, bn0.eps)
+    torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
+    momentum = 1.0 / float(bn0.num_batches_tracked) if bn0.momentum is None else bn0.momentum
+    y = F.batch_norm(x, rm, rv, None, None, True, momentum, bn0.eps)  # updates rm and rv in place
+    with torch.no_grad():
+        torch._foreach_copy_(means, list(rm.split(bn0.num_features)))
+        torch._foreach_copy_(variances, list(rv.split(bn0.num_features)))
+    return y
+
+
+def shared_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm]) -> torch.Tensor:
+    """Several non-affine BNs that read the same x (N, C, H, W): their outputs, (N, 1 or len(bns), C, H, W).
+
+    In train mode every output is the same (batch statistics): x is normalized once and returned as
+    (N, 1, C, H, W), to broadcast, and every module's running statistics take the one batch mean and
+    unbiased variance. In eval mode each module's running statistics normalize x: (N, len(bns), C, H, W).
+    """
+    bn0, n, C = bns[0], len(bns), x.shape[1]
+    same = all(b.training == bn0.training and b.momentum == bn0.momentum and b.eps == bn0.eps for b in bns)
+    if not bn0.training or not same or (bn0.momentum is None and len({int(b.num_batches_tracked) for b in bns}) > 1):
+        y = stacked_batch_norm(x.repeat(1, n, *[1] * (x.dim() - 2)), bns)
+        return y.view(x.shape[0], n, C, *x.shape[2:])
+    torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
+    m = 1.0 / float(bn0.num_batches_tracked) if bn0.momentum is None else bn0.momentum
+    with torch.no_grad():
+        var, mean = torch.var_mean(x, dim=[0, *range(2, x.dim())], correction=1)
+        torch._foreach_lerp_([b.running_mean for b in bns], [mean] * n, m)
+        torch._foreach_lerp_([b.running_var for b in bns], [var] * n, m)
+    return F.batch_norm(x, None, None, None, None, True, 0.0, bn0.eps).unsqueeze(1)
+
+
+__all__ = ["embed_kernel", "depthwise_conv", "stacked_batch_norm", "shared_batch_norm"]

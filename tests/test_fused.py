@@ -1,0 +1,202 @@
+"""The fused supernet path against the per-op reference (issue 21): same parameters, same numbers."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sdas_lib.core.discretization import DiscretizationState, decide
+from sdas_lib.core.layout import image_layout
+from sdas_lib.core.space import IMAGE_SPACE, video_space
+from sdas_lib.errors import SdasError
+from sdas_lib.nets import fused as fused_module
+from sdas_lib.nets.fused import O2D_ORDER, grouped_pointwise
+from sdas_lib.nets.supernet import SearchNetwork
+from sdas_lib.ops import get_op_set
+from sdas_lib.ops.stacked import depthwise_conv, embed_kernel, shared_batch_norm, stacked_batch_norm
+
+
+def test_the_fused_path_knows_o2d_in_alpha_column_order():
+    assert get_op_set("o2d").names == O2D_ORDER
+
+
+@pytest.mark.parametrize("k, dilation, size", [(3, 1, 5), (3, 2, 5), (5, 1, 9), (3, 1, 9), (5, 2, 9), (5, 1, 5)])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_an_embedded_kernel_computes_the_small_one_and_its_zeros_get_no_gradient(k, dilation, size, stride):
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 9, 9, requires_grad=True)
+    w = torch.randn(4, 1, k, k, requires_grad=True)
+    ref = F.conv2d(x, w, None, stride, dilation * (k - 1) // 2, dilation, 4)
+    big = embed_kernel(w, size, dilation)
+    assert big.shape == (4, 1, size, size)
+    assert (big != 0).sum() == (w != 0).sum()  # only the small kernel's taps are non-zero
+    out = depthwise_conv(x, big, stride, (size - 1) // 2)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    gx, gw = torch.autograd.grad(ref, (x, w), g)
+    fx, fw = torch.autograd.grad(out, (x, w), g)
+    torch.testing.assert_close(fx, gx)
+    torch.testing.assert_close(fw, gw)  # the gradient reaches the small parameter only
+    with pytest.raises(ValueError, match="does not centre"):
+        embed_kernel(w, size - 1, dilation)
+
+
+def test_grouped_pointwise_is_the_grouped_1x1_conv():
+    x, w = torch.randn(2, 12, 5, 5), torch.randn(12, 4, 1, 1)
+    torch.testing.assert_close(grouped_pointwise(x, w), F.conv2d(x, w, groups=3))
+
+
+def bns(n, C, momentum=0.1):
+    out = [nn.BatchNorm2d(C, affine=False, momentum=momentum) for _ in range(n)]
+    for b in out:
+        b.running_mean.normal_()
+        b.running_var.uniform_(0.5, 2)
+    return out
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_stacked_and_shared_batch_norm_equal_each_module_on_its_own(momentum):
+    torch.manual_seed(0)
+    n, C = 3, 4
+    x = torch.randn(6, n * C, 5, 5)
+    mine, ref = bns(n, C, momentum), None
+    ref = copy.deepcopy(mine)
+    for training in (True, True, False):  # two steps (cumulative average counts), then eval
+        for b in mine + ref:
+            b.train(training)
+        torch.testing.assert_close(stacked_batch_norm(x, mine), torch.cat([b(p) for b, p in zip(ref, x.split(C, 1))], 1))
+    for a, b in zip(mine, ref):
+        torch.testing.assert_close(a.running_mean, b.running_mean)
+        torch.testing.assert_close(a.running_var, b.running_var)
+        assert a.num_batches_tracked == b.num_batches_tracked == 2
+
+    z = torch.randn(6, C, 5, 5)
+    mine = bns(n, C, momentum)
+    ref = copy.deepcopy(mine)
+    for training in (True, True, False):
+        for b in mine + ref:
+            b.train(training)
+        out = shared_batch_norm(z, mine)  # (N, 1 or n, C, H, W)
+        torch.testing.assert_close(out.expand(6, n, C, 5, 5), torch.stack([b(z) for b in ref], 1))
+    for a, b in zip(mine, ref):
+        torch.testing.assert_close(a.running_mean, b.running_mean)
+        torch.testing.assert_close(a.running_var, b.running_var)
+        assert a.num_batches_tracked == b.num_batches_tracked
+
+
+def net_pair(n_decisions: int):
+    """A reference supernet with random α/β and BN statistics, its fused copy, both synced to
+    ``n_decisions`` decisions."""
+    torch.manual_seed(0)
+    ref = SearchNetwork(IMAGE_SPACE, image_layout(1), C1=8, C2=16, num_classes=10, fused=False)
+    with torch.no_grad():
+        for p in ref.arch.parameters():
+            p.normal_()
+        for m in ref.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2)
+    alpha, beta = ref.arch.as_dicts()
+    state = DiscretizationState(IMAGE_SPACE)
+    decide(state, alpha, beta, n_decisions, 0)
+    ref.sync(state)
+    fused = copy.deepcopy(ref).set_fused(True)
+    return ref, fused
+
+
+def close(a, b, what):
+    scale = max(a.abs().max().item(), 1e-3)
+    assert (a - b).abs().max().item() <= 1e-5 * scale + 1e-6, what
+
+
+@pytest.mark.parametrize("n_decisions", [0, 20, 36])
+@pytest.mark.parametrize("training", [True, False])
+def test_the_fused_path_equals_the_reference(n_decisions, training):
+    """Forward outputs, the gradients of every weight and of α and β, and the BN running statistics."""
+    ref, fused = net_pair(n_decisions)
+    if n_decisions == 20:  # relaxed edges, decided edges of open nodes, a decided node: all three paths
+        assert any(not e.decided for c in fused.cells for e in c.edges.values())
+        assert any(e.decided for c in fused.cells for e in c.edges.values())
+    assert fused.fused and not ref.fused
+    assert list(ref.state_dict()) == list(fused.state_dict())  # one to one: checkpoints load either way
+    x = torch.randn(6, 3, 16, 16)
+    for net in (ref, fused):
+        net.train(training)
+    for step in ("w", "arch"):
+        outs = {}
+        for name, net in (("ref", ref), ("fused", fused)):
+            net.zero_grad(set_to_none=True)
+            out = net(x, detach_arch=step == "w")
+            (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+            outs[name] = out
+        close(outs["ref"], outs["fused"], f"{step} step output")
+        for (name, p), q in zip(ref.named_parameters(), fused.parameters()):
+            if p.grad is None:
+                assert q.grad is None or not q.grad.any(), name
+                continue
+            close(p.grad, q.grad, f"{step} step gradient of {name}")
+        grads = [p.grad for p in ref.arch.parameters() if p.grad is not None]
+        if step == "arch" and n_decisions < 36:
+            assert grads and any(g.abs().sum() > 0 for g in grads)  # α/β really learn here
+    for (name, a), b in zip(ref.named_buffers(), fused.buffers()):
+        if a.dtype.is_floating_point:
+            close(a, b, f"buffer {name}")
+        else:
+            assert torch.equal(a, b), name
+
+
+def test_decided_edges_keep_the_single_op_path(monkeypatch):
+    calls = []
+    real = fused_module.mixed_o2d_edges
+    monkeypatch.setattr("sdas_lib.nets.supernet.mixed_o2d_edges", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    _, fused = net_pair(0)
+    fused(torch.randn(2, 3, 16, 16))
+    n_sources = sum(len(c._sources) for c in fused.cells)
+    assert len(calls) == n_sources and sum(calls) == 14 * len(fused.cells)  # every edge, once per source node
+    calls.clear()
+    _, fused = net_pair(36)
+    fused(torch.randn(2, 3, 16, 16))
+    assert calls == []  # fully decided: the discrete network's own ops, nothing mixed
+
+
+def test_the_fused_path_is_the_default_for_o2d_only():
+    assert SearchNetwork(IMAGE_SPACE, image_layout(1), 8, 16, 10).fused
+    video = SearchNetwork(video_space("video_o2d"), ["normal", "st_reduce", "normal"], 8, 16, 5)
+    assert not video.fused
+    with pytest.raises(SdasError, match="has no fused path"):
+        video.set_fused(True)
+
+
+def test_a_deep_copy_runs_fused_on_its_own_parameters():
+    """Table 2's discrete network is a deep copy: it must read its own weights, not the original's."""
+    _, net = net_pair(0)
+    twin = copy.deepcopy(net)
+    x = torch.randn(2, 3, 16, 16)
+    net.eval()
+    twin.eval()
+    before = twin(x)
+    with torch.no_grad():
+        for p in net.weights():
+            p.mul_(1.5)
+    torch.testing.assert_close(twin(x), before)
+    assert not torch.allclose(net(x), before)
+
+
+def test_searches_run_the_fused_path(micro_preset):
+    from sdas_lib.run.search import Searcher
+
+    s = Searcher(micro_preset, "C", seed=0, progress=False, log=lambda s: None)
+    assert s.net.fused and s.discrete_network().fused
+
+
+def test_dil_conv_5x5_embedded_in_9x9_gives_the_same_network():
+    ref, fused = net_pair(0)
+    for cell in fused.cells:
+        cell.dil5_apart = False
+    x = torch.randn(4, 3, 16, 16)
+    a, b = ref(x), fused(x)
+    close(a, b, "output")
+    (ga,), (gb,) = (torch.autograd.grad(o.square().sum(), [n.arch.alpha["normal"]]) for o, n in ((a, ref), (b, fused)))
+    close(ga, gb, "α gradient")
