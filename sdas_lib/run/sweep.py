@@ -27,9 +27,7 @@ resumable (checkpoints are written atomically), and the same sweep continues the
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import json
 import multiprocessing as mp
 import multiprocessing.connection
 import numbers
@@ -43,10 +41,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..core.genotype import Genotype
 from ..core.schedule import get_schedule
 from ..errors import SdasError
 from .faults import KILL_ENV
+from .outputs import SEARCH_ACCURACIES, genotype_line, retrain_outputs, search_outputs
 from .presets import (
     SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset, override, resolve_op_set,
     search_presets, train_presets,
@@ -58,8 +56,7 @@ LONGEST_FIRST = ("das", "B", "A", "C")
 COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
 STATUSES = ("done", "resumed", "skipped", "failed")
 SEARCH_COLUMNS = (
-    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds",
-    "test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
+    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds", *SEARCH_ACCURACIES,
 )
 RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
 
@@ -166,41 +163,6 @@ def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     text = text[0] if text else ""
     return text if isinstance(err, SdasError) else f"{type(err).__name__}: {text}"
-
-
-def genotype_line(genotype: Genotype) -> str:
-    """A genotype on one line: ``normal: n2=... | concat 2,3,4,5 / reduce: ...``."""
-    return " / ".join(f"{name}: {cell}" for name, cell in genotype.cells)
-
-
-def _last_row(path: Path) -> dict[str, str]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise SdasError(f"{str(path)!r} has no epoch rows")
-    return rows[-1]
-
-
-def search_outputs(folder: str | os.PathLike) -> dict:
-    """What a finished search folder says: genotype, seconds, the last epoch's test accuracies, data set."""
-    folder = Path(folder)
-    last = _last_row(folder / "metrics.csv")
-    config = json.loads((folder / "config.json").read_text())
-    return {
-        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
-        "search_seconds": float(last["seconds"]),
-        **{k: float(last[k]) for k in SEARCH_COLUMNS[-3:]},
-        "dataset": config["dataset"],
-    }
-
-
-def retrain_outputs(folder: str | os.PathLike) -> dict:
-    """What a finished retraining folder says (its result.json)."""
-    result = json.loads((Path(folder) / "result.json").read_text())
-    return {
-        "params": int(result["params"]), "test_acc": float(result["test_acc"]),
-        "retrain_seconds": float(result["seconds"]), "retrain_dataset": result["dataset"],
-    }
 
 
 @contextlib.contextmanager
@@ -378,7 +340,7 @@ def sweep(
     Returns:
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
         (the stored name, e.g. ``video_o3d``), ``seed``,
-        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds``, the last
+        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` (its iterations only, :mod:`~sdas_lib.run.outputs`), the last
         epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
         ``test_acc``, ``retrain_seconds``, ``retrain_dataset``; then ``error`` (empty unless failed) and

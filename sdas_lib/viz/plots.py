@@ -36,9 +36,15 @@ def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
 
 
 def _number(v: Any) -> float:
-    """A metrics.csv cell as a float: numbers pass, strings are parsed, '' and None are NaN."""
-    if v is None or v == "":
+    """A metrics.csv or table cell as a float: numbers pass, strings are parsed; '', None, NaN and pandas.NA
+    (a nullable column's missing value, e.g. a failed retraining's params) are NaN."""
+    if v is None or isinstance(v, str) and v == "":
         return math.nan
+    if not isinstance(v, str):
+        import pandas as pd
+
+        if pd.isna(v):
+            return math.nan
     return float(v)
 
 
@@ -173,14 +179,15 @@ def plot_accuracy_vs_params(
 
     Args:
         rows: dicts with a parameter count ``x``, an accuracy ``y`` and a name ``label``
-            (a retrain's result.json has ``params`` and ``test_acc``).
+            (a retrain's result.json has ``params`` and ``test_acc``); a row with a missing value (a failed
+            retraining) is left out.
     """
-    xs = [_number(r[x]) / 1e6 for r in rows]
-    ys = [_number(r[y]) for r in rows]
+    points = [(r, _number(r[x]) / 1e6, _number(r[y])) for r in rows]
+    points = [(r, px, py) for r, px, py in points if not (math.isnan(px) or math.isnan(py))]  # a failed run
     fig = Figure(figsize=(5.5, 3.8))
     ax = fig.add_subplot()
-    ax.scatter(xs, ys)
-    for r, px, py in zip(rows, xs, ys):
+    ax.scatter([px for _, px, _ in points], [py for _, _, py in points])
+    for r, px, py in points:
         ax.annotate(str(r[label]), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set(xlabel="parameters (millions)", ylabel=y, title="Accuracy against size")
     return _finish(fig, path)
