@@ -82,32 +82,6 @@ def seed_view(runs_dir: Path, seeds, into: Path) -> Path:
     return into
 
 
-def compare(first, second) -> "object":
-    """Two reports (DataFrames of :func:`sdas_lib.report.reproduction_report`) claim by claim."""
-    import pandas as pd
-
-    a, b = first.set_index("claim"), second.set_index("claim")
-    rows = []
-    for claim in a.index:
-        va, vb = a.loc[claim, "verdict"], b.loc[claim, "verdict"]
-        rows.append({"claim": claim, "verdict_first": va, "verdict_second": vb, "differs": va != vb,
-                     "flipped": {va, vb} == {"reproduced", "contradicted"},
-                     "mde_first": a.loc[claim, "min. detectable effect"], "mde_second": b.loc[claim, "min. detectable effect"]})
-    return pd.DataFrame(rows)
-
-
-def summary(table) -> dict:
-    """The share of conclusive verdicts among the statistically tested ones, over both seed sets."""
-    from sdas_lib.core.verdicts import CONTRADICTED, INCONCLUSIVE, REPRODUCED
-
-    verdicts = list(table["verdict_first"]) + list(table["verdict_second"])
-    tested = [v for v in verdicts if v in (REPRODUCED, CONTRADICTED, INCONCLUSIVE)]
-    conclusive = [v for v in tested if v != INCONCLUSIVE]
-    return {"differs": list(table.loc[table["differs"], "claim"]), "flipped": list(table.loc[table["flipped"], "claim"]),
-            "tested": len(tested), "conclusive": len(conclusive),
-            "share_conclusive": len(conclusive) / len(tested) if tested else float("nan")}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--first", type=int, nargs="+", default=[0, 1, 2], help="the first seed set (default 0 1 2)")
@@ -122,7 +96,7 @@ def main(argv=None) -> int:
     if set(args.first) & set(args.second):
         ap.error(f"the seed sets must be disjoint; both hold {sorted(set(args.first) & set(args.second))}")
 
-    from sdas_lib.report import reproduction_report
+    from sdas_lib.report import compare_reports, reproduction_report, stability_summary
 
     runs_dir = Path(args.runs_dir)
     seeds = list(dict.fromkeys(args.first + args.second))
@@ -131,10 +105,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         reports = [reproduction_report(seed_view(runs_dir, set(s), Path(tmp) / name))
                    for name, s in (("first", args.first), ("second", args.second))]
-    table = compare(*reports)
+    table = compare_reports(*reports)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
-    s = summary(table)
+    s = stability_summary(table)
     print(table.to_string(index=False))
     print(f"\nseeds {args.first} against {args.second} at {args.preset}:")
     print(f"claims whose verdict differs: {', '.join(s['differs']) or 'none'}")

@@ -280,7 +280,11 @@ def _mobile(results: dict) -> Verdict:
     files = [f for s in ("A", "B", "C") for f in results["genotypes"].get(s, [])]
     if not files:
         return _missing("SDAS search", "04")
-    sizes = imagenet_mobile_sizes(files)
+    unique = {}  # one network per distinct genotype: seeds often find the same cells
+    for f in files:
+        unique.setdefault(Path(f).read_text(), []).append(f)
+    sizes = [{**size, "genotype": str(f)} for size, same in zip(imagenet_mobile_sizes([fs[0] for fs in unique.values()]),
+                                                                unique.values()) for f in same]
     params, madds = [r["params"] / 1e6 for r in sizes], [r["mult_adds"] / 1e6 for r in sizes]
     over = [Path(r["genotype"]).parent.name for r in sizes if r["mult_adds"] >= MOBILE_LIMIT]
     status = CONTRADICTED if over else REPRODUCED
@@ -416,7 +420,38 @@ def verdict_counts(report) -> dict[str, int]:
     return {v: int((report["verdict"] == v).sum()) for v in VERDICTS}
 
 
+def compare_reports(first, second):
+    """Two reports (of two disjoint seed sets of the same runs) claim by claim: a DataFrame with each verdict,
+    whether they differ, whether they went between reproduced and contradicted, and each minimum detectable effect."""
+    import pandas as pd
+
+    a, b = first.set_index("claim"), second.set_index("claim")
+    rows = []
+    for claim in a.index:
+        va, vb = a.loc[claim, "verdict"], b.loc[claim, "verdict"]
+        rows.append({"claim": claim, "verdict_first": va, "verdict_second": vb, "differs": va != vb,
+                     "flipped": {va, vb} == {REPRODUCED, CONTRADICTED},
+                     "mde_first": a.loc[claim, "min. detectable effect"], "mde_second": b.loc[claim, "min. detectable effect"]})
+    return pd.DataFrame(rows)
+
+
+def stability_summary(table) -> dict:
+    """What :func:`compare_reports` (or figures/report_stability.csv) says: the claims whose verdict differs,
+    those that went between reproduced and contradicted, and the share of conclusive verdicts (reproduced or
+    contradicted) among the verdicts of a statistical test, over both seed sets."""
+    from .core.verdicts import INCONCLUSIVE
+
+    verdicts = list(table["verdict_first"]) + list(table["verdict_second"])
+    tested = [v for v in verdicts if v in (REPRODUCED, CONTRADICTED, INCONCLUSIVE)]
+    conclusive = [v for v in tested if v != INCONCLUSIVE]
+    differs = [c for c, d in zip(table["claim"], table["differs"]) if str(d) == "True"]
+    flipped = [c for c, d in zip(table["claim"], table["flipped"]) if str(d) == "True"]
+    return {"differs": differs, "flipped": flipped, "tested": len(tested), "conclusive": len(conclusive),
+            "share_conclusive": len(conclusive) / len(tested) if tested else float("nan")}
+
+
 __all__ = [
+    "compare_reports", "stability_summary",
     "CLAIMS", "FAMILIES", "GAP_MARGIN", "RATIO_MARGIN", "collect_results", "collect_video_results", "measured_on",
     "reproduction_report", "table1_rows", "predicted_cost_ratio", "verdict_counts",
 ]
