@@ -129,3 +129,21 @@ def test_the_table6_family_is_corrected_together():
     assert {c.judge(results).status for c in family} == {REPRODUCED}  # each alone
     rows = {r["claim"]: r for r in report_rows(family, results)}
     assert {r["verdict"] for r in rows.values()} == {INCONCLUSIVE}  # three alike: Holm multiplies the first by 3
+
+
+@pytest.mark.slow
+def test_a_killed_baseline_fails_alone_and_the_same_call_resumes_it(tmp_path, monkeypatch):
+    from sdas_lib.run.faults import KILL_RUN_ENV
+
+    fine = dataclasses.replace(VIDEO_TRAIN_MICRO, dataset="moving_digits_fine", checkpoint_every=2)
+    monkeypatch.setenv("SDAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(KILL_RUN_ENV, "baseline-res50-2d-s1=iteration:5")  # that worker dies as a lost machine would
+    first = train_baselines(["res50-2d"], [0, 1], tmp_path / "out", train_preset=fine, width_divisor=16, jobs=2, log=quiet)
+    monkeypatch.delenv(KILL_RUN_ENV)
+    assert list(first["status"]) == ["done", "failed"] and first.loc[0, "test_acc"] > 0
+    killed = tmp_path / "out" / "baseline-res50-2d-s1"
+    assert first.loc[1, "error"].startswith(f"{killed}: the worker was killed by SIGKILL")
+    assert (killed / "checkpoint.pt").is_file() and not (killed / "result.json").exists()
+    again = train_baselines(["res50-2d"], [0, 1], tmp_path / "out", train_preset=fine, width_divisor=16, jobs=2, log=quiet)
+    assert list(again["status"]) == ["skipped", "resumed"] and again.loc[0, "test_acc"] == first.loc[0, "test_acc"]
+    assert (killed / "result.json").is_file() and "resumed at iteration 4" in (killed / "log.txt").read_text()
