@@ -37,7 +37,7 @@ import signal
 import sys
 import traceback
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -105,17 +105,18 @@ def job_name(schedule: str, op_set_label: str, seed: int) -> str:
 # -- the state of a run folder ---------------------------------------------------------------------
 
 
-def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Mapping[str, Any]) -> str:
+def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> str:
     """``"missing"`` (absent or empty), ``"complete"`` or ``"incomplete"``; reads, never writes.
 
-    Complete means: the newest readable checkpoint says the run finished. Its settings must be
-    these (``preset`` without the fields that may change between a run and its resume, ``seed``
-    and ``extra``, e.g. the schedule); a complete run made with others raises :class:`SdasError`,
-    and so does a folder that holds files but no run of this package. An unreadable checkpoint
-    counts as incomplete: resuming it says what is wrong.
+    Complete means: the newest readable checkpoint says the run finished. Its settings must be ``key``
+    (``loop_cls.settings_key(preset, seed, loop_cls.key_extra(...))``, the same key the run itself checks on
+    resume, without T); a complete run made with others raises :class:`SdasError`, and so does a folder
+    that holds files but no run of this package. An unreadable checkpoint counts as incomplete: resuming
+    it says what is wrong.
 
     Args:
-        loop_cls: :class:`~sdas_lib.run.search.Searcher` or :class:`~sdas_lib.run.train.Trainer`.
+        loop_cls: :class:`~sdas_lib.run.search.Searcher`, :class:`~sdas_lib.run.train.Trainer` or
+            :class:`~sdas_lib.run.train.BaselineTrainer`.
     """
     from .checkpoints import CHECKPOINT, PREVIOUS, load_checkpoint_file
     from .folders import is_run_folder
@@ -138,10 +139,7 @@ def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Map
         return "incomplete"
     if not ckpt.get("finished"):
         return "incomplete"
-    p = asdict(preset)
-    for volatile in loop_cls.VOLATILE_FIELDS:
-        p.pop(volatile, None)
-    now = {"preset": p, "seed": int(seed), **extra}
+    now = dict(key)
     saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
     # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
     # counts as complete whatever N, so the course and the tables read it like any other.
@@ -157,7 +155,7 @@ def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Map
 def search_state(job: SweepJob) -> str:
     from .search import Searcher
 
-    return run_state(job.search_dir, Searcher, job.preset, job.seed, {"schedule": job.schedule})
+    return run_state(job.search_dir, Searcher, Searcher.settings_key(job.preset, job.seed, Searcher.key_extra(job.schedule)))
 
 
 def retrain_state(job: SweepJob) -> str:
@@ -171,7 +169,7 @@ def retrain_state(job: SweepJob) -> str:
     if not genotype_file.is_file():
         return "missing" if not Path(job.retrain_dir).exists() else "incomplete"
     genotype = resolve_genotype(genotype_file, cell_types=get_network(tp.network).cell_types, k=None, op_set=tp.op_set or None)
-    return run_state(job.retrain_dir, Trainer, tp, job.seed, {"genotype": genotype.to_dict()})
+    return run_state(job.retrain_dir, Trainer, Trainer.settings_key(tp, job.seed, Trainer.key_extra(genotype)))
 
 
 # -- a job, in a worker ----------------------------------------------------------------------------
@@ -573,8 +571,8 @@ def _run_pool(todo: list, workers: int, finish: Callable[[Any, dict], None], bar
 def baseline_state(job: BaselineJob) -> str:
     from .train import BaselineTrainer
 
-    extra = {"arch": job.arch, "width_divisor": job.width_divisor}
-    return run_state(job.folder, BaselineTrainer, job.train_preset, job.seed, extra)
+    extra = BaselineTrainer.key_extra(job.arch, job.width_divisor)
+    return run_state(job.folder, BaselineTrainer, BaselineTrainer.settings_key(job.train_preset, job.seed, extra))
 
 
 def _baseline(job: BaselineJob) -> dict:
