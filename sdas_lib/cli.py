@@ -192,7 +192,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_preset_flags(s, search_preset)
 
     c = sub.add_parser("count", help="number of valid architectures of a search space (Table 1)")
-    c.add_argument("--op-set", default="o2d")
+    c.add_argument("--task", **{**_TASK_ARGUMENT, "help": "image (default: normal and reduction cell) or video "
+                                "(normal, ST-reduction and S-reduction cell)"})
+    c.add_argument("--op-set", "--ops", default="o2d", help="o2d (image); o2d, o3d or oadv (video)")
     c.add_argument("--n-nodes", type=int, default=4)
     c.add_argument("--k", type=int, default=2)
     c.add_argument("--history", help="a run's decisions.json: also print the count after each decision")
@@ -379,8 +381,15 @@ def cmd_count(args: argparse.Namespace) -> int:
 
         history = load_history(args.history)
         space = history.space  # a history carries its own search space
+    elif args.task == "video":
+        from .core.space import video_space
+        from .run.presets import resolve_op_set
+
+        space = video_space(resolve_op_set("video", args.op_set), n_nodes=args.n_nodes, k=args.k)
     else:
-        space = SearchSpace(args.op_set, n_nodes=args.n_nodes, k=args.k)
+        from .run.presets import resolve_op_set
+
+        space = SearchSpace(resolve_op_set("image", args.op_set), n_nodes=args.n_nodes, k=args.k)
     state = DiscretizationState(space)
     print(space)
     for ct in space.cell_type_names:
