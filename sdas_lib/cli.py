@@ -5,8 +5,10 @@ too); ``search --preset paper --help`` lists them with the paper preset's values
 ``--task video`` (search, train) takes the video presets of the same names, and
 ``--op-set o2d|o3d|oadv`` (or ``--ops``) picks a video op set.
 Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
-A search or retraining stopped by Ctrl-C or SIGTERM (status 130), a lost machine or a NaN loss
-continues from its last checkpoint when the same command is run again with ``--resume``.
+A search or retraining stopped by Ctrl-C or SIGTERM (status 130) or a lost machine continues from its
+last checkpoint when the same command is run again with ``--resume``. One stopped by a NaN loss is run
+again with a lower learning rate and ``--force``: a resume replays the same iterations bit for bit (and
+so the same NaN), and it refuses other settings than the checkpoint's, the learning rates included.
 
 ``search``, ``train`` and ``baseline`` also run under ``torchrun`` (``torchrun --nproc_per_node=N -m
 sdas_lib search ...``): N processes share each batch (:mod:`sdas_lib.run.distributed`); rank 0
