@@ -99,3 +99,10 @@ def test_report_rows_judge_each_claim_and_correct_families():
     assert float(rows[0]["p"]) == pytest.approx(2 * exceeds(good["a"], good["b"]).p, rel=1e-2)  # Holm over two
     assert rows[2]["measured"] == "needs CIFAR10 and 600 epochs" and rows[2]["p"] == "" and rows[2]["measured on"] == "-"
     assert report_rows(claims, {})[0]["verdict"] == NOT_TESTABLE  # nothing measured yet
+
+
+def test_against_one_fixed_value_the_test_is_one_sample():
+    under = exceeds([600 - m for m in (510, 520, 531)], 0.0, a_name="limit minus mult-adds")  # Table 5's cells
+    assert under.status == REPRODUCED and under.test == "one-sample one-sided t" and under.n == "3, -"
+    assert under.p == pytest.approx(stats.ttest_1samp([90, 80, 69], 0.0, alternative="greater").pvalue)
+    assert exceeds([600 - m for m in (640, 650, 660)], 0.0).status == CONTRADICTED

@@ -13,8 +13,9 @@ are five verdicts:
 
 The tests:
 
-- :func:`exceeds` ("A is larger than B"): Welch's one-sided t-test (unequal variances), reproduced
-  when p < 0.05, contradicted when the one-sided test of the opposite direction has p < 0.05;
+- :func:`exceeds` ("A is larger than B"): Welch's one-sided t-test (unequal variances; against one
+  fixed value, such as a limit, the one-sample t-test), reproduced when p < 0.05, contradicted when the
+  one-sided test of the opposite direction has p < 0.05;
 - :func:`equivalent` ("A equals B", "A matches a prediction"): two one-sided tests (TOST) against
   a margin stated in the claim: reproduced when the difference is shown to lie inside ±margin,
   contradicted when it is shown to lie outside;
@@ -149,20 +150,27 @@ def _too_few(va, vb, min_n: int, a_name: str, b_name: str) -> Verdict | None:
     return None
 
 
-def exceeds(a: Sequence[float] | None, b: Sequence[float] | None, *, a_name: str = "A", b_name: str = "B",
+def _one_value(b) -> bool:
+    return b is not None and not isinstance(b, (list, tuple)) and not hasattr(b, "__len__")
+
+
+def exceeds(a: Sequence[float] | None, b: Sequence[float] | float | None, *, a_name: str = "A", b_name: str = "B",
             min_n: int = 2) -> Verdict:
-    """Claim: ``a`` is larger than ``b`` (lists of measurements, one per seed): Welch's one-sided t-test."""
-    va, vb = _finite(a), _finite(b)
-    if (missing := _too_few(va, vb, min_n, a_name, b_name)) is not None:
+    """Claim: ``a`` is larger than ``b`` (lists of measurements, one per seed; or ``b`` one fixed value, such as
+    a limit: a one-sample test): Welch's one-sided t-test."""
+    va = _finite(a)
+    one = _one_value(b)
+    vb: list[float] | float = float(b) if one else _finite(b)
+    if (missing := _too_few(va, [vb] * min_n if one else vb, min_n, a_name, b_name)) is not None:
         return missing
     d = _difference(va, vb)
     p, p_opp = _p_greater(d), _p_less(d)
-    (ma, sa), (mb, sb) = mean_std(va), mean_std(vb)
+    ma, sa = mean_std(va)
+    against = f"{b_name} {vb:.4g}" if one else "{} {:.4g} ± {:.2g}".format(b_name, *mean_std(vb))
     status = _status(p, p_opp)
-    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {b_name} {mb:.4g} ± {sb:.2g}: difference {d.diff:.3g}; "
-              f"{_words(status, p, p_opp)}")
-    return Verdict(status, reason, "Welch one-sided t", f"{len(va)}, {len(vb)}", d.diff, p,
-                   minimum_detectable_effect(d), p_opp)
+    reason = f"{a_name} {ma:.4g} ± {sa:.2g} against {against}: difference {d.diff:.3g}; {_words(status, p, p_opp)}"
+    return Verdict(status, reason, "Welch one-sided t" if not one else "one-sample one-sided t",
+                   f"{len(va)}, {'-' if one else len(vb)}", d.diff, p, minimum_detectable_effect(d), p_opp)
 
 
 def equivalent(a: Sequence[float] | None, b: Sequence[float] | float | None, margin: float, *, a_name: str = "A",
@@ -173,7 +181,7 @@ def equivalent(a: Sequence[float] | None, b: Sequence[float] | float | None, mar
     two, < 0.05); contradicted when the difference is shown to lie beyond the margin on one side.
     """
     va = _finite(a)
-    one = b is not None and not isinstance(b, (list, tuple)) and not hasattr(b, "__len__")
+    one = _one_value(b)
     vb: list[float] | float = float(b) if one else _finite(b)
     if (missing := _too_few(va, [vb] * min_n if one else vb, min_n, a_name, b_name)) is not None:
         return missing
