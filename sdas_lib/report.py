@@ -77,15 +77,16 @@ def _run_folders(folder: Path) -> list[Path]:
 
 
 def _scale(values: dict, dataset_key: str) -> str:
-    description = values.pop(dataset_key)
-    return f"{description} (preset {values.pop('preset_name')})" if "preset_name" in values else description
+    """``"cluttered_digits, preset tiny"``: the data set's short name and, for a search, its preset (the scale)."""
+    name = str(values.pop(dataset_key)).split(" (")[0]
+    return f"{name}, preset {values.pop('preset_name')}" if "preset_name" in values else name
 
 
 def collect_results(runs_dir: str | os.PathLike) -> dict:
     """What the finished runs in ``runs_dir`` measured, per schedule, over every seed (lists in seed order).
 
     Returns ``{"search": {schedule: {column: [values]}}, "retrain": {...}, "histories": {schedule: [folders]},
-    "genotypes": {schedule: [genotype.json paths]}, "datasets": set of "data set (preset)" descriptions,
+    "genotypes": {schedule: [genotype.json paths]}, "datasets": set of "data set, preset P" (the scale),
     "video": ...}`` (``"video"``: :func:`collect_video_results` of the ``video`` subfolder); unfinished runs
     are left out.
     """
@@ -109,8 +110,9 @@ def collect_results(runs_dir: str | os.PathLike) -> dict:
 
 def collect_video_results(video_dir: str | os.PathLike) -> dict:
     """What notebook 05's finished runs measured: ``{"search": {(schedule, op): {column: [values]}},
-    "retrain": {...}, "transfer": {...}, "baseline": {arch: {...}}, "datasets": set}`` (op: o2d, o3d, oadv)."""
-    out = {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set()}
+    "retrain": {...}, "transfer": {...}, "baseline": {arch: {...}}, "datasets": set, "transfer_datasets": set}``
+    (op: o2d, o3d, oadv; the data sets of the searches, and of the transfer retrainings and baselines)."""
+    out = {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set(), "transfer_datasets": set()}
     for folder in _run_folders(Path(video_dir)):
         m, b = VIDEO_FOLDER.match(folder.name), BASELINE_FOLDER.match(folder.name)
         if m:
@@ -121,15 +123,19 @@ def collect_video_results(video_dir: str | os.PathLike) -> dict:
             continue
         values = _finished(folder, kind == "search")
         if values is not None:
-            out["datasets"].add(_scale(values, "dataset" if kind == "search" else "retrain_dataset"))
+            scale = _scale(values, "dataset" if kind == "search" else "retrain_dataset")
+            if kind in ("search", "transfer", "baseline"):  # the retrainings use the searches' data set
+                out["datasets" if kind == "search" else "transfer_datasets"].add(scale)
             _add(out[kind], key, values)
     return out
 
 
 def measured_on(results: dict) -> dict[str, str]:
     """The data sets and scales the image and video claims were measured on, from the runs' own records."""
+    video = results["video"]
     return {"image": "; ".join(sorted(results["datasets"])) or "no runs yet",
-            "video": "; ".join(sorted(results["video"]["datasets"])) or "no runs yet"}
+            "video": "; ".join(sorted(video["datasets"])) or "no runs yet",
+            "video_transfer": "; ".join(sorted(video.get("transfer_datasets", ()))) or "no runs yet"}
 
 
 def _values(results: dict, kind: str, schedule: str, key: str) -> list | None:
@@ -382,10 +388,11 @@ CLAIMS: tuple[Claim, ...] = (
           _video_compare("retrain", "test_acc", ("C", "oadv"), ("C", "o3d"), "accuracy"), "Kinetics10", "video"),
     Claim("video_transfer", "Table 10, §7.3", "\"SDAS-C using the cells learnt on Kinetics10 ... outperforms "
           "architectures ... searched by DAS\" (here: retrained on the fine labels)", "74.2% vs 73.3% top-1",
-          _video_compare("transfer", "test_acc", ("C", "oadv"), ("das", "oadv"), "accuracy"), "Kinetics-400", "video"),
+          _video_compare("transfer", "test_acc", ("C", "oadv"), ("das", "oadv"), "accuracy"), "Kinetics-400",
+          "video_transfer"),
     Claim("video_baseline", "Table 8, Fig. 11", "\"the cells learnt by our SDAS-C ... consistently achieve superior "
           "accuracy to that of human-invented architectures with comparable number of parameters\" (against Res50-3D, "
-          "both on the fine labels)", "10.22% vs 11.74% error", _over_baseline, "Kinetics10", "video"),
+          "both on the fine labels)", "10.22% vs 11.74% error", _over_baseline, "Kinetics10", "video_transfer"),
     Claim("video_kinetics", "Tables 6-8", "the video errors on Kinetics10", "10.22% (SDAS-C, Oadv)",
           _gpu_only("needs Kinetics and GPUs (96 epochs of 16x112x112 clips); notebook 05 runs on it with the data in "
                     "data_root"), "Kinetics10"),

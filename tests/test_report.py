@@ -54,7 +54,7 @@ def test_every_seed_is_read_and_search_seconds_are_the_iterations(runs):
     results = collect_results(runs)
     assert [f.name for f in results["histories"]["A"]] == ["search-A-s0", "search-A-s1", "search-A-s2"]
     assert results["search"]["das"]["search_seconds"] == pytest.approx([T * 1.0, T * 1.01, T * 1.02])
-    assert len(results["retrain"]["B"]["test_acc"]) == 3 and results["datasets"] == {"digits (synthetic) (preset micro)"}
+    assert len(results["retrain"]["B"]["test_acc"]) == 3 and results["datasets"] == {"digits, preset micro"}
 
 
 def test_the_claims_as_the_paper_states_them(runs):
@@ -69,7 +69,7 @@ def test_the_claims_as_the_paper_states_them(runs):
     assert v["cifar_error"] == NOT_TESTABLE and v["table9"] == NOT_TESTABLE and v["video_vs_das_oadv"] == NOT_TESTABLE
     row = report.loc["error_B"]
     assert row["n"] == "3, 3" and float(row["p"]) < 0.05 and float(row["min. detectable effect"]) > 0
-    assert row["paper data"] == "CIFAR10" and row["measured on"] == "digits (synthetic) (preset micro)"
+    assert row["paper data"] == "CIFAR10" and row["measured on"] == "digits, preset micro"
     assert "\"" in row["text"]  # the paper's words, quoted
     assert sum(verdict_counts(report.reset_index()).values()) == len(report)
 

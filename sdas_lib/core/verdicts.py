@@ -243,7 +243,7 @@ class Claim:
             paper's own words, quoted. paper: the paper's figure, as text. judge: results ->
             :class:`Verdict` (missing results give :func:`not_testable` naming what is missing and
             which notebook makes them). data: the paper's data set (``"CIFAR10"``). ours: which of our
-            runs it is judged on: ``"image"``, ``"video"`` or ``""`` (none). family: claims of one
+            runs it is judged on, a key of ``report_rows``' ``measured_on`` (``"image"``, ``"video"``), or ``""``. family: claims of one
             family are corrected together (:func:`holm`); ``""`` for none.
     """
 
