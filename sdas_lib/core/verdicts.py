@@ -167,10 +167,10 @@ def exceeds(a: Sequence[float] | None, b: Sequence[float] | float | None, *, a_n
     p, p_opp = _p_greater(d), _p_less(d)
     ma, sa = mean_std(va)
     against = f"{b_name} {vb:.4g}" if one else "{} {:.4g} ± {:.2g}".format(b_name, *mean_std(vb))
-    status = _status(p, p_opp)
-    reason = f"{a_name} {ma:.4g} ± {sa:.2g} against {against}: difference {d.diff:.3g}; {_words(status, p, p_opp)}"
-    return Verdict(status, reason, "Welch one-sided t" if not one else "one-sample one-sided t",
-                   f"{len(va)}, {'-' if one else len(vb)}", d.diff, p, minimum_detectable_effect(d), p_opp)
+    status, n, mde = _status(p, p_opp), f"{len(va)}, {'-' if one else len(vb)}", minimum_detectable_effect(d)
+    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {against} (n = {n}): difference {d.diff:.3g}, minimum "
+              f"detectable effect {mde:.3g}; {_words(status, p, p_opp)}")
+    return Verdict(status, reason, "Welch one-sided t" if not one else "one-sample one-sided t", n, d.diff, p, mde, p_opp)
 
 
 def equivalent(a: Sequence[float] | None, b: Sequence[float] | float | None, margin: float, *, a_name: str = "A",
@@ -190,11 +190,10 @@ def equivalent(a: Sequence[float] | None, b: Sequence[float] | float | None, mar
     p_opp = min(_p_greater(d, margin), _p_less(d, -margin))
     ma, sa = mean_std(va)
     against = f"{b_name} {vb:.4g}" if one else "{} {:.4g} ± {:.2g}".format(b_name, *mean_std(vb))
-    status = _status(p, p_opp)
-    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {against}: difference {d.diff:.3g}, margin ±{margin:g}; "
-              f"{_words(status, p, p_opp)}")
-    return Verdict(status, reason, f"TOST ±{margin:g}", f"{len(va)}, {'-' if one else len(vb)}", d.diff, p,
-                   minimum_detectable_effect(d, equivalence=True), p_opp)
+    status, n, mde = _status(p, p_opp), f"{len(va)}, {'-' if one else len(vb)}", minimum_detectable_effect(d, equivalence=True)
+    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {against} (n = {n}): difference {d.diff:.3g}, margin ±{margin:g}, "
+              f"smallest margin these seeds could establish {mde:.3g}; {_words(status, p, p_opp)}")
+    return Verdict(status, reason, f"TOST ±{margin:g}", n, d.diff, p, mde, p_opp)
 
 
 def holm(verdicts: Sequence[Verdict]) -> list[Verdict]:
