@@ -8,7 +8,9 @@ computes on one torch thread: one small search does not scale across threads, an
 share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
 ``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed;
 ``retrain_prefix`` renames the retraining folders, e.g. ``transfer`` for a second retraining of the same
-searches on other labels).
+searches on other labels). :func:`train_baselines` runs hand-crafted video baselines on the same worker
+pool, with the same rules. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
+finished folder says is read by :mod:`sdas_lib.run.outputs`.
 
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
 
