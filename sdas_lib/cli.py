@@ -5,8 +5,10 @@ too); ``search --preset paper --help`` lists them with the paper preset's values
 ``--task video`` (search, train) takes the video presets of the same names, and
 ``--op-set o2d|o3d|oadv`` (or ``--ops``) picks a video op set.
 Bad input prints one ``error: ...`` line and exits with status 2, leaving no files behind.
-A search or retraining stopped by Ctrl-C or SIGTERM (status 130), a lost machine or a NaN loss
-continues from its last checkpoint when the same command is run again with ``--resume``.
+A search or retraining stopped by Ctrl-C or SIGTERM (status 130) or a lost machine continues from its
+last checkpoint when the same command is run again with ``--resume``. One stopped by a NaN loss is run
+again with a lower learning rate and ``--force``: a resume replays the same iterations bit for bit (and
+so the same NaN), and it refuses other settings than the checkpoint's, the learning rates included.
 
 ``search``, ``train`` and ``baseline`` also run under ``torchrun`` (``torchrun --nproc_per_node=N -m
 sdas_lib search ...``): N processes share each batch (:mod:`sdas_lib.run.distributed`); rank 0
@@ -192,7 +194,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_preset_flags(s, search_preset)
 
     c = sub.add_parser("count", help="number of valid architectures of a search space (Table 1)")
-    c.add_argument("--op-set", default="o2d")
+    c.add_argument("--task", **{**_TASK_ARGUMENT, "help": "image (default: normal and reduction cell) or video "
+                                "(normal, ST-reduction and S-reduction cell)"})
+    c.add_argument("--op-set", "--ops", default="o2d", help="o2d (image); o2d, o3d or oadv (video)")
     c.add_argument("--n-nodes", type=int, default=4)
     c.add_argument("--k", type=int, default=2)
     c.add_argument("--history", help="a run's decisions.json: also print the count after each decision")
@@ -379,8 +383,15 @@ def cmd_count(args: argparse.Namespace) -> int:
 
         history = load_history(args.history)
         space = history.space  # a history carries its own search space
+    elif args.task == "video":
+        from .core.space import video_space
+        from .run.presets import resolve_op_set
+
+        space = video_space(resolve_op_set("video", args.op_set), n_nodes=args.n_nodes, k=args.k)
     else:
-        space = SearchSpace(args.op_set, n_nodes=args.n_nodes, k=args.k)
+        from .run.presets import resolve_op_set
+
+        space = SearchSpace(resolve_op_set("image", args.op_set), n_nodes=args.n_nodes, k=args.k)
     state = DiscretizationState(space)
     print(space)
     for ct in space.cell_type_names:

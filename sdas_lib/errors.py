@@ -18,4 +18,5 @@ def choices(names) -> str:
 
 
 class NonFiniteLoss(SdasError):
-    """A loss became NaN or inf. The run stops; its checkpoints are kept for a --resume."""
+    """A loss became NaN or inf. The run stops with the advice that works: a lower learning rate and --force
+    (a --resume would replay the same NaN bit for bit, and refuses a changed learning rate)."""

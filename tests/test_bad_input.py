@@ -358,3 +358,9 @@ def test_a_failure_while_starting_a_run_folder_removes_what_it_wrote(tmp_path, m
         Trainer(preset, "darts_v2", out_dir=tmp_path / "mine", force=True, progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     assert snapshot(tmp_path / "mine") == {"notes.txt": b"keep"}
+
+
+def test_count_refuses_a_video_op_set_in_the_image_layout(fails):
+    fails(["count", "--op-set", "video_o3d"], "'video_o3d' holds 3D \\(video\\) ops, but the cell types \\(normal, reduce\\)")
+    fails(["count", "--op-set", "o3d"], "op set 'o3d' is for --task video")
+    fails(["count", "--task", "video", "--op-set", "o4d"], "unknown op set 'o4d' for --task video")

@@ -132,3 +132,19 @@ def test_two_cell_types_multiply(tri, k, paths):
             assert count_valid_architectures(state) == math.prod(per_type) == brute_force(cells, state)
             cell_types_decided_alone += per_type[0] != per_type[1]
     assert cell_types_decided_alone  # the random states did make the two cell types differ
+
+
+def test_count_on_the_command_line_counts_the_three_cell_video_space(capsys):
+    from sdas_lib.cli import main
+
+    assert main(["count", "--task", "video", "--op-set", "o3d"]) == 0
+    out = capsys.readouterr().out
+    assert f"together: {(180 * 9**8) ** 3:,}" in out and "M = 54" in out  # O3D: 9 ops, 3 cell types
+    assert "st_reduce" in out and "s_reduce" in out
+
+
+def test_a_video_op_set_with_the_image_layout_is_refused_with_the_reason():
+    from sdas_lib.errors import SdasError
+
+    with pytest.raises(SdasError, match="'video_o3d' holds 3D .* image layout.*--task video"):
+        SearchSpace("video_o3d")  # normal and reduce: a two-cell image-shaped space

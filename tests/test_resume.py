@@ -379,3 +379,17 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_the_previous_one_resume
     with pytest.raises(SdasError, match=r"cannot resume .*: checkpoint.pt is unsafe: reading it would unpickle"):
         quiet(micro_preset, out, resume=True)
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_the_advice_after_a_nan_loss_works(tmp_path, capsys):
+    from sdas_lib.cli import main
+
+    out = tmp_path / "nan"
+    search = ["search", "--preset", "micro", "--schedule", "C", "--threads", "1", "--no-progress", "--out", str(out)]
+    assert main([*search, "--w_lr", "1e38"]) == 2  # the first w step blows the weights up
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    advice = "Lower the learning rate (--w_lr / --arch_lr) and start again with --force"
+    assert err.startswith("error: validation loss became nan at iteration 1") and err.endswith(advice), err
+    assert main([*search, "--w_lr", "0.025", "--force"]) == 0  # the advice, followed to the letter
+    assert (out / "genotype.json").is_file() and "became nan" not in (out / "log.txt").read_text()

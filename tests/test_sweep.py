@@ -17,6 +17,7 @@ import pytest
 from sdas_lib.cli import main
 from sdas_lib.core.genotype import Genotype
 from sdas_lib.errors import SdasError
+from sdas_lib.run.faults import KILL_RUN_ENV
 from sdas_lib.run.presets import TINY, TRAIN_TINY
 from sdas_lib.run.search import Searcher
 from sdas_lib.run.sweep import genotype_line, sweep
@@ -78,13 +79,15 @@ def test_a_sweep_gives_the_genotypes_of_the_same_searches_run_alone(reference, t
 
 
 @pytest.mark.slow
-def test_a_killed_run_is_resumed_and_complete_runs_are_left_untouched(reference, tmp_path):
+def test_a_killed_run_is_resumed_and_complete_runs_are_left_untouched(reference, tmp_path, monkeypatch):
     _, _, ref = reference
     out = tmp_path / "sweep"
     copy_run(ref / "search-C-s0", out / "search-C-s0")  # a complete run
     untouched = files(out / "search-C-s0")
     # The worker of C-s1 dies at iteration 5 (SIGKILL, like a lost machine); its checkpoint is t = 4.
-    table, lines = run_sweep(["C"], [0, 1], out, _kill_at={"search-C-s1": "iteration:5"})
+    monkeypatch.setenv(KILL_RUN_ENV, "search-C-s1=iteration:5")  # inherited by the workers (faults.py)
+    table, lines = run_sweep(["C"], [0, 1], out)
+    monkeypatch.delenv(KILL_RUN_ENV)
     assert list(table["status"]) == ["skipped", "failed"]
     killed = out / "search-C-s1"
     error = row(table, "C", 1)["error"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdas_lib.core.verdicts import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED
+from sdas_lib.core.verdicts import CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, REPRODUCED, report_rows
 from sdas_lib.errors import SdasError
 from sdas_lib.report import CLAIMS, collect_video_results
 from sdas_lib.run import tables
@@ -93,7 +93,7 @@ def test_bad_video_sweep_input_raises_before_anything_is_written(tmp_path):
 
 
 def judge(claim_id, video):
-    results = {"search": {}, "retrain": {}, "histories": {}, "datasets": set(),
+    results = {"search": {}, "retrain": {}, "histories": {}, "genotypes": {}, "datasets": set(),
                "video": {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set(), **video}}
     claim = next(c for c in CLAIMS if c.key == claim_id)
     return claim.judge(results).status
@@ -103,16 +103,47 @@ def test_the_video_claims_are_judged_from_the_runs_numbers():
     acc = "test_acc"  # of the found cells retrained (Table 6's error)
     good = {("C", "o3d"): {acc: [0.8, 0.82, 0.81]}, ("C", "o2d"): {acc: [0.4, 0.42, 0.41]}}
     close = {("C", "o3d"): {acc: [0.8, 0.6, 0.7]}, ("C", "o2d"): {acc: [0.7, 0.65, 0.72]}}
-    assert judge("video_o3d_sdas", {"retrain": good}) == REPRODUCED
-    assert judge("video_o3d_sdas", {"retrain": close}) == NOT_REPRODUCED
-    assert judge("video_o3d_sdas", {"search": good}) == NOT_TESTABLE  # the supernets' numbers do not count
+    assert judge("video_o3d_c", {"retrain": good}) == REPRODUCED
+    assert judge("video_o3d_c", {"retrain": close}) == INCONCLUSIVE
+    assert judge("video_o3d_c", {"search": good}) == NOT_TESTABLE  # the supernets' numbers do not count
     secs = {(s, op): {"search_seconds": [100, 101] if s == "das" else [40, 41]} for s in ("das", "C") for op in ("o2d", "o3d", "oadv")}
-    assert judge("video_cost", {"search": secs}) == REPRODUCED
+    assert judge("video_cost_o2d", {"search": secs}) == REPRODUCED
     slow = {**secs, ("C", "o2d"): {"search_seconds": [120, 121]}}
-    assert judge("video_cost", {"search": slow}) == NOT_REPRODUCED
+    assert judge("video_cost_o2d", {"search": slow}) == CONTRADICTED
     one = {k: v for k, v in secs.items() if k[1] == "o2d"}
-    assert judge("video_cost", {"search": one}) == NOT_TESTABLE  # "on every op set" needs all three
+    assert judge("video_cost_o3d", {"search": one}) == NOT_TESTABLE
     moved = {("C", "oadv"): {"test_acc": [0.9, 0.91]}, ("das", "oadv"): {"test_acc": [0.7, 0.71]}}
     assert judge("video_transfer", {"transfer": moved}) == REPRODUCED
-    assert judge("video_baseline", {"transfer": moved, "baseline": {"res50-3d": {"test_acc": [0.95, 0.96]}}}) == NOT_REPRODUCED
+    assert judge("video_baseline", {"transfer": moved, "baseline": {"res50-3d": {"test_acc": [0.95, 0.96]}}}) == CONTRADICTED
     assert judge("video_kinetics", {}) == NOT_TESTABLE
+
+
+def test_the_table6_family_is_corrected_together():
+    acc = "test_acc"
+    retrain = {("das", op): {acc: [0.50, 0.51, 0.52]} for op in ("o2d", "o3d", "oadv")}
+    retrain.update({("C", op): {acc: [0.53, 0.57, 0.55]} for op in ("o2d", "o3d", "oadv")})  # p about 0.027 each
+    results = {"search": {}, "retrain": {}, "histories": {}, "genotypes": {}, "datasets": set(),
+               "video": {"search": {}, "retrain": retrain, "transfer": {}, "baseline": {}, "datasets": set()}}
+    family = [c for c in CLAIMS if c.family == "table6_vs_das"]
+    assert [c.key for c in family] == ["video_vs_das_o2d", "video_vs_das_o3d", "video_vs_das_oadv"]
+    assert {c.judge(results).status for c in family} == {REPRODUCED}  # each alone
+    rows = {r["claim"]: r for r in report_rows(family, results)}
+    assert {r["verdict"] for r in rows.values()} == {INCONCLUSIVE}  # three alike: Holm multiplies the first by 3
+
+
+@pytest.mark.slow
+def test_a_killed_baseline_fails_alone_and_the_same_call_resumes_it(tmp_path, monkeypatch):
+    from sdas_lib.run.faults import KILL_RUN_ENV
+
+    fine = dataclasses.replace(VIDEO_TRAIN_MICRO, dataset="moving_digits_fine", checkpoint_every=2)
+    monkeypatch.setenv("SDAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(KILL_RUN_ENV, "baseline-res50-2d-s1=iteration:5")  # that worker dies as a lost machine would
+    first = train_baselines(["res50-2d"], [0, 1], tmp_path / "out", train_preset=fine, width_divisor=16, jobs=2, log=quiet)
+    monkeypatch.delenv(KILL_RUN_ENV)
+    assert list(first["status"]) == ["done", "failed"] and first.loc[0, "test_acc"] > 0
+    killed = tmp_path / "out" / "baseline-res50-2d-s1"
+    assert first.loc[1, "error"].startswith(f"{killed}: the worker was killed by SIGKILL")
+    assert (killed / "checkpoint.pt").is_file() and not (killed / "result.json").exists()
+    again = train_baselines(["res50-2d"], [0, 1], tmp_path / "out", train_preset=fine, width_divisor=16, jobs=2, log=quiet)
+    assert list(again["status"]) == ["skipped", "resumed"] and again.loc[0, "test_acc"] == first.loc[0, "test_acc"]
+    assert (killed / "result.json").is_file() and "resumed at iteration 4" in (killed / "log.txt").read_text()

@@ -60,7 +60,14 @@ class SearchSpace:
     n_inputs: int = 2
 
     def __post_init__(self):
-        op_set_info(self.op_set)  # raises a clear error for an unknown name
+        info = op_set_info(self.op_set)  # raises a clear error for an unknown name
+        if info.ndim == 3 and not any(isinstance(c.stride, tuple) for c in self.cell_types):
+            raise SdasError(
+                f"op set {self.op_set!r} holds 3D (video) ops, but the cell types "
+                f"({', '.join(c.name for c in self.cell_types)}) are the image layout, with no cell that reduces "
+                f"time: the video space has normal, st_reduce and s_reduce cells (video_space({self.op_set!r}); "
+                f"on the command line --task video)"
+            )
         if not self.cell_types:
             raise SdasError("a search space needs at least one cell type")
         names = [c.name for c in self.cell_types]

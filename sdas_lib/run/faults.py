@@ -21,6 +21,10 @@ process with SIGKILL (no clean-up, like a lost machine) the first time ``EVENT``
 Under torchrun it kills only in the first attempt: a worker that torchrun restarted
 (``TORCHELASTIC_RESTART_COUNT`` > 0) runs on.
 
+Sweep test hook: ``SDAS_TEST_KILL_RUN=FOLDER=EVENT:N[,FOLDER=EVENT:N...]`` (inherited by the sweep's
+worker processes) sets ``SDAS_TEST_KILL_AT=EVENT:N`` for the run in the folder named ``FOLDER`` only
+(``search-C-s1=iteration:5``), so that one worker dies there as a lost machine would and the others run on.
+
 Distributed test hooks (the tests of :mod:`sdas_lib.run.distributed`):
 
 - ``SDAS_TEST_RANK_LOG=DIR``: each rank appends JSON lines to ``DIR/rank<r>.jsonl``: its pid at
@@ -41,6 +45,7 @@ import threading
 from typing import Iterator
 
 KILL_ENV = "SDAS_TEST_KILL_AT"
+KILL_RUN_ENV = "SDAS_TEST_KILL_RUN"
 RANK_LOG_ENV = "SDAS_TEST_RANK_LOG"
 PERTURB_ENV = "SDAS_TEST_PERTURB"
 KILL_EVENTS = ("iteration", "decision", "checkpoint")
@@ -59,6 +64,32 @@ def kill_point(event: str, value: int) -> None:
         return  # a worker torchrun restarted (--max-restarts): the kill was the first attempt's
     if name == event and value >= int(n):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def run_kill_point(folder_name: str) -> Iterator[None]:
+    """``SDAS_TEST_KILL_AT`` set, for the run inside, to what ``SDAS_TEST_KILL_RUN`` names for ``folder_name``;
+    the environment as it was afterwards. Unset: nothing changes."""
+    spec = os.environ.get(KILL_RUN_ENV)
+    value = None
+    for item in (spec.split(",") if spec else []):
+        name, sep, at = item.partition("=")
+        if not sep:
+            raise ValueError(f"{KILL_RUN_ENV}={spec!r}: expected FOLDER=EVENT:N[,FOLDER=EVENT:N...]")
+        if name == folder_name:
+            value = at
+    if value is None:
+        yield
+        return
+    before = os.environ.get(KILL_ENV)
+    os.environ[KILL_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(KILL_ENV, None)
+        else:
+            os.environ[KILL_ENV] = before
 
 
 def checkpoint_write_point() -> None:

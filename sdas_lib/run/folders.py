@@ -1,4 +1,6 @@
-"""A run's folder: started fresh, resumed from its checkpoint, or replaced; nothing else is touched.
+"""A run's folder: started fresh, resumed from its checkpoint, or replaced; nothing else is touched; and
+its state as the sweep sees it (:func:`run_state`: missing, incomplete or complete). What a finished
+folder holds is read by :mod:`sdas_lib.run.outputs`.
 
 :func:`open_run_dir` is called by :meth:`RunLoop.open_run_folder` and uses only the run's public
 methods (``config``, ``write_start_files``, ``read_checkpoint``, ``log``). Under torchrun only rank 0
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 from ..errors import SdasError
 from ..files import atomic_write_json
@@ -125,3 +128,49 @@ def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bo
             remove_run_files(out, remove_folder=not existed)
         raise
     return out, ckpt
+
+
+def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> str:
+    """``"missing"`` (absent or empty), ``"complete"`` or ``"incomplete"``; reads, never writes.
+
+    Complete means: the newest readable checkpoint says the run finished. Its settings must be ``key``
+    (``loop_cls.settings_key(preset, seed, loop_cls.key_extra(...))``, the same key the run itself checks on
+    resume, without T); a complete run made with others raises :class:`SdasError`, and so does a folder
+    that holds files but no run of this package. An unreadable checkpoint counts as incomplete: resuming
+    it says what is wrong.
+
+    Args:
+        loop_cls: :class:`~sdas_lib.run.search.Searcher`, :class:`~sdas_lib.run.train.Trainer` or
+            :class:`~sdas_lib.run.train.BaselineTrainer`.
+    """
+    from .checkpoints import load_checkpoint_file
+    from .loop import config_differences
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "incomplete" if folder.exists() else "missing"  # a file: the run's own error names it
+    if not any(folder.iterdir()):
+        return "missing"
+    if not ((folder / CHECKPOINT).is_file() or (folder / PREVIOUS).is_file() or is_run_folder(folder)):
+        names = sorted(p.name for p in folder.iterdir())
+        raise SdasError(
+            f"{str(folder)!r} holds files that are no run of sdas_lib ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}); move them away, or sweep into another --out"
+        )
+    try:
+        ckpt = load_checkpoint_file(folder, loop_cls.CHECKPOINT_FORMAT, loop_cls.CHECKPOINT_VERSION)[0]
+    except SdasError:
+        return "incomplete"
+    if not ckpt.get("finished"):
+        return "incomplete"
+    now = dict(key)
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
+    # counts as complete whatever N, so the course and the tables read it like any other.
+    saved = {k: v for k, v in saved.items() if k not in ("T", "processes")}
+    if saved != now:
+        raise SdasError(
+            f"{str(folder)!r} holds a complete run made with other settings ({config_differences(saved, now)}); "
+            f"remove that folder to run it again, or sweep into another --out"
+        )
+    return "complete"

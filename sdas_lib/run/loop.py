@@ -141,7 +141,18 @@ class RunLoop:
         raise NotImplementedError
 
     def resume_key_extra(self) -> dict:
+        """What besides the preset and the seed defines the run (the schedule, the genotype): each subclass
+        returns its ``key_extra`` of its own arguments, the one place the sweep's :func:`run_state` reads too."""
         return {}
+
+    @classmethod
+    def settings_key(cls, preset, seed: int, extra: dict) -> dict:
+        """The settings a run is checked against on resume, without T and the number of processes: ``preset``
+        without :attr:`VOLATILE_FIELDS`, ``seed`` and ``extra`` (the subclass's ``key_extra``)."""
+        p = asdict(preset)
+        for volatile in cls.VOLATILE_FIELDS:
+            p.pop(volatile, None)
+        return {"preset": p, "seed": int(seed), **extra}
 
     def write_start_files(self) -> None:
         """Files a fresh run folder gets besides config.json."""
@@ -312,11 +323,8 @@ class RunLoop:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def resume_key(self) -> dict:
-        """What a checkpoint must have been made with to be resumed by this run."""
-        p = asdict(self.preset)
-        for volatile in self.VOLATILE_FIELDS:
-            p.pop(volatile, None)
-        key = {"preset": p, "seed": self.seed, "T": self.T, **self.resume_key_extra()}
+        """What a checkpoint must have been made with to be resumed by this run: :meth:`settings_key` and T."""
+        key = {**self.settings_key(self.preset, self.seed, self.resume_key_extra()), "T": self.T}
         if self.ranks.distributed:  # each rank's batch share, BN statistics and random state depend on it
             key["processes"] = self.ranks.world
         return key

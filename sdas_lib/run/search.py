@@ -209,7 +209,11 @@ class Searcher(RunLoop):
         return self._ddp
 
     def resume_key_extra(self) -> dict:
-        return {"schedule": self.schedule_name}
+        return self.key_extra(self.schedule_name)
+
+    @staticmethod
+    def key_extra(schedule: str) -> dict:
+        return {"schedule": schedule}
 
     # -- one iteration (Algorithm 1, lines 5-15) -------------------------------------------------
     def w_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

@@ -8,7 +8,9 @@ computes on one torch thread: one small search does not scale across threads, an
 share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
 ``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed;
 ``retrain_prefix`` renames the retraining folders, e.g. ``transfer`` for a second retraining of the same
-searches on other labels).
+searches on other labels). :func:`train_baselines` runs hand-crafted video baselines on the same worker
+pool, with the same rules. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
+finished folder says is read by :mod:`sdas_lib.run.outputs`.
 
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
 
@@ -27,9 +29,7 @@ resumable (checkpoints are written atomically), and the same sweep continues the
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import json
 import multiprocessing as mp
 import multiprocessing.connection
 import numbers
@@ -39,14 +39,15 @@ import signal
 import sys
 import traceback
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..core.genotype import Genotype
 from ..core.schedule import get_schedule
 from ..errors import SdasError
-from .faults import KILL_ENV
+from .faults import run_kill_point
+from .folders import run_state
+from .outputs import SEARCH_ACCURACIES, genotype_line, retrain_outputs, search_outputs
 from .presets import (
     SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset, override, resolve_op_set,
     search_presets, train_presets,
@@ -58,8 +59,7 @@ LONGEST_FIRST = ("das", "B", "A", "C")
 COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
 STATUSES = ("done", "resumed", "skipped", "failed")
 SEARCH_COLUMNS = (
-    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds",
-    "test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
+    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds", *SEARCH_ACCURACIES,
 )
 RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
 
@@ -74,12 +74,30 @@ class SweepJob:
     preset: SearchPreset
     retrain_dir: str | None = None
     train_preset: TrainPreset | None = None
-    kill_at: tuple[tuple[str, str], ...] = ()  # test hook: (run folder name, SDAS_TEST_KILL_AT value)
     op_set_label: str = ""  # the op set's short name in the folder names ("o3d"), or "" without an op-set axis
 
     @property
     def name(self) -> str:
         return job_name(self.schedule, self.op_set_label, self.seed)
+
+
+@dataclass(frozen=True)
+class BaselineJob:
+    """One hand-crafted baseline run (Fig. 10, Table 8): ``arch`` at width / ``width_divisor`` into ``folder``."""
+
+    arch: str
+    seed: int
+    width_divisor: int
+    folder: str
+    train_preset: TrainPreset
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}-s{self.seed}"
+
+
+def _first_folder(job: "SweepJob | BaselineJob") -> str:
+    return job.folder if isinstance(job, BaselineJob) else job.search_dir
 
 
 def job_name(schedule: str, op_set_label: str, seed: int) -> str:
@@ -90,59 +108,10 @@ def job_name(schedule: str, op_set_label: str, seed: int) -> str:
 # -- the state of a run folder ---------------------------------------------------------------------
 
 
-def run_state(folder: str | os.PathLike, loop_cls, preset, seed: int, extra: Mapping[str, Any]) -> str:
-    """``"missing"`` (absent or empty), ``"complete"`` or ``"incomplete"``; reads, never writes.
-
-    Complete means: the newest readable checkpoint says the run finished. Its settings must be
-    these (``preset`` without the fields that may change between a run and its resume, ``seed``
-    and ``extra``, e.g. the schedule); a complete run made with others raises :class:`SdasError`,
-    and so does a folder that holds files but no run of this package. An unreadable checkpoint
-    counts as incomplete: resuming it says what is wrong.
-
-    Args:
-        loop_cls: :class:`~sdas_lib.run.search.Searcher` or :class:`~sdas_lib.run.train.Trainer`.
-    """
-    from .checkpoints import CHECKPOINT, PREVIOUS, load_checkpoint_file
-    from .folders import is_run_folder
-    from .loop import config_differences
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        return "incomplete" if folder.exists() else "missing"  # a file: the run's own error names it
-    if not any(folder.iterdir()):
-        return "missing"
-    if not ((folder / CHECKPOINT).is_file() or (folder / PREVIOUS).is_file() or is_run_folder(folder)):
-        names = sorted(p.name for p in folder.iterdir())
-        raise SdasError(
-            f"{str(folder)!r} holds files that are no run of sdas_lib ({', '.join(names[:3])}"
-            f"{', ...' if len(names) > 3 else ''}); move them away, or sweep into another --out"
-        )
-    try:
-        ckpt = load_checkpoint_file(folder, loop_cls.CHECKPOINT_FORMAT, loop_cls.CHECKPOINT_VERSION)[0]
-    except SdasError:
-        return "incomplete"
-    if not ckpt.get("finished"):
-        return "incomplete"
-    p = asdict(preset)
-    for volatile in loop_cls.VOLATILE_FIELDS:
-        p.pop(volatile, None)
-    now = {"preset": p, "seed": int(seed), **extra}
-    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
-    # counts as complete whatever N, so the course and the tables read it like any other.
-    saved = {k: v for k, v in saved.items() if k not in ("T", "processes")}
-    if saved != now:
-        raise SdasError(
-            f"{str(folder)!r} holds a complete run made with other settings ({config_differences(saved, now)}); "
-            f"remove that folder to run it again, or sweep into another --out"
-        )
-    return "complete"
-
-
 def search_state(job: SweepJob) -> str:
     from .search import Searcher
 
-    return run_state(job.search_dir, Searcher, job.preset, job.seed, {"schedule": job.schedule})
+    return run_state(job.search_dir, Searcher, Searcher.settings_key(job.preset, job.seed, Searcher.key_extra(job.schedule)))
 
 
 def retrain_state(job: SweepJob) -> str:
@@ -156,7 +125,7 @@ def retrain_state(job: SweepJob) -> str:
     if not genotype_file.is_file():
         return "missing" if not Path(job.retrain_dir).exists() else "incomplete"
     genotype = resolve_genotype(genotype_file, cell_types=get_network(tp.network).cell_types, k=None, op_set=tp.op_set or None)
-    return run_state(job.retrain_dir, Trainer, tp, job.seed, {"genotype": genotype.to_dict()})
+    return run_state(job.retrain_dir, Trainer, Trainer.settings_key(tp, job.seed, Trainer.key_extra(genotype)))
 
 
 # -- a job, in a worker ----------------------------------------------------------------------------
@@ -168,66 +137,16 @@ def _one_line(err: BaseException) -> str:
     return text if isinstance(err, SdasError) else f"{type(err).__name__}: {text}"
 
 
-def genotype_line(genotype: Genotype) -> str:
-    """A genotype on one line: ``normal: n2=... | concat 2,3,4,5 / reduce: ...``."""
-    return " / ".join(f"{name}: {cell}" for name, cell in genotype.cells)
-
-
-def _last_row(path: Path) -> dict[str, str]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise SdasError(f"{str(path)!r} has no epoch rows")
-    return rows[-1]
-
-
-def search_outputs(folder: str | os.PathLike) -> dict:
-    """What a finished search folder says: genotype, seconds, the last epoch's test accuracies, data set."""
-    folder = Path(folder)
-    last = _last_row(folder / "metrics.csv")
-    config = json.loads((folder / "config.json").read_text())
-    return {
-        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
-        "search_seconds": float(last["seconds"]),
-        **{k: float(last[k]) for k in SEARCH_COLUMNS[-3:]},
-        "dataset": config["dataset"],
-    }
-
-
-def retrain_outputs(folder: str | os.PathLike) -> dict:
-    """What a finished retraining folder says (its result.json)."""
-    result = json.loads((Path(folder) / "result.json").read_text())
-    return {
-        "params": int(result["params"]), "test_acc": float(result["test_acc"]),
-        "retrain_seconds": float(result["seconds"]), "retrain_dataset": result["dataset"],
-    }
-
-
-@contextlib.contextmanager
-def _kill_hook(value: str | None) -> Iterator[None]:
-    """``SDAS_TEST_KILL_AT=value`` for one run (test hook), the environment as it was otherwise."""
-    before = os.environ.get(KILL_ENV)
-    if value is not None:
-        os.environ[KILL_ENV] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(KILL_ENV, None)
-        else:
-            os.environ[KILL_ENV] = before
-
-
 def _quiet(line: str) -> None:
     """Workers log to their run folders' log.txt only: parallel runs would interleave on a terminal."""
 
 
-def _run(folder: str, state_of, make, outputs, status_key: str, kill_at) -> dict:
+def _run(folder: str, state_of, make, outputs, status_key: str) -> dict:
     """Run (or resume, or skip) one run folder; its row's status and outputs, or a failure naming the folder."""
     try:
         state = state_of()
         if state != "complete":
-            with _kill_hook(dict(kill_at).get(Path(folder).name)):
+            with run_kill_point(Path(folder).name):  # a test hook (faults.py); nothing outside the tests
                 make(resume=state == "incomplete").run()
         status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
         return {status_key: status, **outputs(folder)}
@@ -243,7 +162,7 @@ def _search(job: SweepJob) -> dict:
     def make(resume: bool):
         return Searcher(job.preset, job.schedule, job.seed, out_dir=job.search_dir, resume=resume, progress=False, log=_quiet)
 
-    return _run(job.search_dir, lambda: search_state(job), make, search_outputs, "status", job.kill_at)
+    return _run(job.search_dir, lambda: search_state(job), make, search_outputs, "status")
 
 
 def _retrain(job: SweepJob) -> dict:
@@ -253,12 +172,17 @@ def _retrain(job: SweepJob) -> dict:
         return Trainer(job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, out_dir=job.retrain_dir,
                        resume=resume, progress=False, log=_quiet)
 
-    return _run(job.retrain_dir, lambda: retrain_state(job), make, retrain_outputs, "retrain_status", job.kill_at)
+    return _run(job.retrain_dir, lambda: retrain_state(job), make, retrain_outputs, "retrain_status")
 
 
-def run_job(job: SweepJob, report: Callable[[str, Any], None]) -> None:
-    """Run ``job``'s search, then its retraining if asked, reporting ``("start", folder)`` before each
-    run, ``("part", columns)`` after it and ``("end", None)`` at the end."""
+def run_job(job: "SweepJob | BaselineJob", report: Callable[[str, Any], None]) -> None:
+    """Run ``job``'s search, then its retraining if asked (or its baseline run), reporting ``("start", folder)``
+    before each run, ``("part", columns)`` after it and ``("end", None)`` at the end."""
+    if isinstance(job, BaselineJob):
+        report("start", job.folder)
+        report("part", _baseline(job))
+        report("end", None)
+        return
     report("start", job.search_dir)
     search = _search(job)
     report("part", search)
@@ -337,7 +261,7 @@ class _Worker:
 
     process: Any
     conn: Any
-    job: SweepJob | None = None
+    job: "SweepJob | BaselineJob | None" = None
     row: dict = dataclasses.field(default_factory=dict)
     current: str = ""
 
@@ -347,7 +271,6 @@ def sweep(
     retrain: bool = False, train_preset: str | TrainPreset = "tiny", jobs: int | None = None,
     overrides: Mapping[str, Any] | None = None, progress: bool = True, log: Callable[[str], None] = print,
     task: str | None = None, op_sets: Sequence[str] | None = None, retrain_prefix: str = "retrain",
-    _kill_at: Mapping[str, str] | None = None,
 ):
     """Search every (schedule, seed) of the grid, retrain what was found if asked; a table of results.
 
@@ -372,13 +295,11 @@ def sweep(
             video, any case); default: the preset's one op set, and no op set in the folder names.
         retrain_prefix: the retraining folders' prefix (``transfer`` keeps a second retraining of the same
             searches, e.g. on fine labels, beside the first).
-        _kill_at: test hook: ``{run folder name: "iteration:N"}`` sets ``SDAS_TEST_KILL_AT`` for that run
-            only (:mod:`sdas_lib.run.faults`), so that one worker dies there as a killed machine would.
 
     Returns:
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
         (the stored name, e.g. ``video_o3d``), ``seed``,
-        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds``, the last
+        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` (its iterations only, :mod:`~sdas_lib.run.outputs`), the last
         epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
         ``test_acc``, ``retrain_seconds``, ``retrain_dataset``; then ``error`` (empty unless failed) and
@@ -420,7 +341,6 @@ def sweep(
         check_train_preset(tp)
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", retrain_prefix) or retrain_prefix == "search":
             raise SdasError(f"retrain_prefix {retrain_prefix!r}: use a word other than 'search', e.g. 'transfer'")
-    kill_at = tuple(sorted((_kill_at or {}).items()))
 
     def job(s: str, stored: str | None, seed: int) -> SweepJob:
         label = labels.get(stored, "")
@@ -428,7 +348,7 @@ def sweep(
         p = dataclasses.replace(search_preset, op_set=stored) if stored else search_preset
         return SweepJob(
             s, seed, str(out / f"search-{name}"), p, str(out / f"{retrain_prefix}-{name}") if retrain else None, tp,
-            kill_at, label,
+            label,
         )
 
     grid = [job(s, stored, seed) for s in schedules for stored in (labels or [None]) for seed in seeds]
@@ -525,7 +445,7 @@ def _run_line(job: SweepJob, row: dict) -> str:
     return line
 
 
-def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, dict], None], bar, log) -> None:
+def _run_pool(todo: list, workers: int, finish: Callable[[Any, dict], None], bar, log) -> None:
     """Run ``todo`` on at most ``workers`` spawned processes at once; ``finish(job, row)`` each.
 
     Each process takes one job after another (torch is imported once per process). Plain
@@ -545,7 +465,7 @@ def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, di
             w.process.join()
             pending.appendleft(job)
             return
-        w.job, w.row, w.current = job, {}, job.search_dir
+        w.job, w.row, w.current = job, {}, _first_folder(job)
 
     def show() -> None:
         bar.set_postfix_str(", ".join(sorted(w.job.name for w in live.values() if w.job)), refresh=True)
@@ -604,36 +524,38 @@ def _run_pool(todo: list[SweepJob], workers: int, finish: Callable[[SweepJob, di
 # -- hand-crafted baselines -----------------------------------------------------------------------
 
 
-def _baseline(args: tuple) -> dict:
-    """One baseline run in a worker process (one torch thread): its row, skipped when complete."""
-    import torch
-
+def baseline_state(job: BaselineJob) -> str:
     from .train import BaselineTrainer
 
-    arch, seed, width, folder, preset = args
-    torch.set_num_threads(1)
-    extra = {"arch": arch, "width_divisor": width}
+    extra = BaselineTrainer.key_extra(job.arch, job.width_divisor)
+    return run_state(job.folder, BaselineTrainer, BaselineTrainer.settings_key(job.train_preset, job.seed, extra))
+
+
+def _baseline(job: BaselineJob) -> dict:
+    """One baseline run (in a worker process of one torch thread): its columns, skipped when complete."""
+    from .train import BaselineTrainer
 
     def make(resume: bool):
-        return BaselineTrainer(preset, arch, width, seed, out_dir=folder, resume=resume, progress=False, log=_quiet)
+        return BaselineTrainer(job.train_preset, job.arch, job.width_divisor, job.seed, out_dir=job.folder,
+                               resume=resume, progress=False, log=_quiet)
 
-    row = _run(folder, lambda: run_state(folder, BaselineTrainer, preset, seed, extra), make, retrain_outputs, "status", ())
-    return {"arch": arch, "width_divisor": width, "seed": seed, "folder": folder, **row}
+    return _run(job.folder, lambda: baseline_state(job), make, retrain_outputs, "status")
 
 
 def train_baselines(
     archs: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, train_preset: str | TrainPreset = "tiny",
     width_divisor: int = 4, jobs: int | None = None, log: Callable[[str], None] = print,
 ):
-    """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, seed), in parallel worker
-    processes of one thread each, into ``out/baseline-<arch>-s<seed>``; complete folders are skipped and
-    interrupted ones resumed, as the sweep's.
+    """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, seed) into
+    ``out/baseline-<arch>-s<seed>``, on the sweep's worker processes (one torch thread each): complete
+    folders are skipped, interrupted ones resumed, and a run that fails or a worker that dies gives a
+    ``failed`` row while the others go on, as in :func:`sweep`.
 
     Returns a DataFrame: ``arch``, ``width_divisor``, ``seed``, ``folder``, ``status``, ``params``,
     ``test_acc``, ``retrain_seconds``, ``retrain_dataset``, ``error``.
     """
     import pandas as pd
-    from concurrent.futures import ProcessPoolExecutor
+    from tqdm.auto import tqdm
 
     from ..nets.baselines import BASELINES
 
@@ -654,20 +576,42 @@ def train_baselines(
         raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
     if not _is_int(width_divisor) or width_divisor < 1:
         raise SdasError(f"width_divisor must be a positive integer (4 in Table 8), got {width_divisor!r}")
-    grid = [(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp) for a in archs for seed in seeds]
+    grid = [BaselineJob(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp) for a in archs for seed in seeds]
+
+    def plan(job: BaselineJob) -> bool:
+        try:
+            return baseline_state(job) != "complete"
+        except SdasError:
+            return False  # refused: its row, read below, says why
+
+    todo = [job for job in grid if plan(job)]
+    to_run = {job.name for job in todo}
+    workers = min(jobs, len(todo))
     log(f"baselines: {len(grid)} runs ({', '.join(archs)} x seeds {', '.join(map(str, seeds))}, width / {width_divisor}) "
-        f"in {out} on up to {min(jobs, len(grid))} worker processes")
-    with ProcessPoolExecutor(min(jobs, len(grid)), mp_context=mp.get_context("spawn")) as pool:
-        rows = list(pool.map(_baseline, grid))
-    for r in rows:
-        log(f"baseline-{r['arch']}-s{r['seed']}: {r['status']}" + (
-            f": {r['error']}" if r["status"] == "failed" else f", {r['params']:,} params, test acc {r['test_acc']:.3f}"))
-    table = pd.DataFrame(rows)
+        f"in {out}: " + (f"{len(todo)} to run on {workers} worker process{'es' if workers != 1 else ''}" if todo else "nothing to run"))
+    rows: dict[str, dict] = {}
+
+    def finish(job: BaselineJob, row: dict) -> None:
+        rows[job.name] = {"arch": job.arch, "width_divisor": job.width_divisor, "seed": job.seed, "folder": job.folder, **row}
+        r = rows[job.name]
+        with _above_the_bar():
+            log(f"baseline-{job.name}: {r['status']}" + (
+                f": {r.get('error', '')}" if r["status"] == "failed" else f", {r['params']:,} params, test acc {r['test_acc']:.3f}"))
+
+    with tqdm(total=len(grid), disable=True) as bar:
+        for job in grid:
+            if job.name not in to_run:  # complete or refused: only read, here
+                parts: dict = {}
+                run_job(job, lambda kind, payload: parts.update(payload) if kind == "part" else None)
+                finish(job, parts)
+        _run_pool(todo, workers, finish, bar, log)
+    table = pd.DataFrame([rows[job.name] for job in grid])
     for c in ("params", "test_acc", "retrain_seconds", "retrain_dataset", "error"):
         if c not in table:
             table[c] = "" if c in ("retrain_dataset", "error") else float("nan")
     table["error"] = [e if isinstance(e, str) else "" for e in table["error"]]
     table["retrain_dataset"] = [d.split(" (")[0] if isinstance(d, str) else "" for d in table["retrain_dataset"]]
+    table["params"] = pd.array(table["params"].tolist(), dtype="Int64")
     return table
 
 
@@ -689,7 +633,7 @@ def _died(w: _Worker) -> dict:
         how = "was stopped by a signal (SIGTERM or Ctrl-C) after an iteration and a checkpoint"
     else:
         how = f"exited with status {code}"
-    key = "status" if w.current == w.job.search_dir else "retrain_status"
+    key = "status" if w.current == _first_folder(w.job) else "retrain_status"
     return {key: "failed", "error": f"{w.current}: the worker {how}; the folder is kept: run the sweep again to resume it"}
 
 
@@ -734,6 +678,6 @@ def _finish_table(table, retrain: bool, log: Callable[[str], None]):
 
 
 __all__ = [
-    "sweep", "SweepJob", "run_job", "run_state", "search_state", "retrain_state", "search_outputs",
+    "sweep", "SweepJob", "BaselineJob", "run_job", "baseline_state", "run_state", "search_state", "retrain_state", "search_outputs",
     "retrain_outputs", "genotype_line", "train_baselines", "LONGEST_FIRST", "COSTLIEST_OP_SET_FIRST", "STATUSES",
 ]

@@ -365,7 +365,11 @@ class Trainer(RunLoop):
         return {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
 
     def resume_key_extra(self) -> dict:
-        return {"genotype": self.genotype.to_dict()}
+        return self.key_extra(self.genotype)
+
+    @staticmethod
+    def key_extra(genotype) -> dict:
+        return {"genotype": genotype.to_dict()}
 
     def load_model_state(self, ckpt: dict) -> None:
         self.net.load_state_dict(ckpt["net"])
@@ -458,7 +462,11 @@ class BaselineTrainer(Trainer):
         """A baseline has no genotype.json: config.json names it."""
 
     def resume_key_extra(self) -> dict:
-        return {"arch": self.arch, "width_divisor": self.width_divisor}
+        return self.key_extra(self.arch, self.width_divisor)
+
+    @staticmethod
+    def key_extra(arch: str, width_divisor: int) -> dict:  # type: ignore[override]
+        return {"arch": arch, "width_divisor": width_divisor}
 
 
 def run_baseline(preset: TrainPreset, arch: str, width_divisor: int = 1, seed: int = 0, **kwargs) -> TrainResult:

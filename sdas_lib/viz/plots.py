@@ -40,9 +40,15 @@ def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
 
 
 def _number(v: Any) -> float:
-    """A metrics.csv cell as a float: numbers pass, strings are parsed, '' and None are NaN."""
-    if v is None or v == "":
+    """A metrics.csv or table cell as a float: numbers pass, strings are parsed; '', None, NaN and pandas.NA
+    (a nullable column's missing value, e.g. a failed retraining's params) are NaN."""
+    if v is None or isinstance(v, str) and v == "":
         return math.nan
+    if not isinstance(v, str):
+        import pandas as pd
+
+        if pd.isna(v):
+            return math.nan
     return float(v)
 
 

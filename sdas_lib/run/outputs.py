@@ -1,0 +1,83 @@
+"""What a finished run folder says: the readers of a search's and a retraining's outputs.
+
+The sweep's table (:mod:`sdas_lib.run.sweep`) and the reproduction report (:mod:`sdas_lib.report`) read
+run folders through these, so that both report the same numbers. A search's ``search_seconds`` is the
+time of its search iterations (w step, α/β step and decisions: the sum of ``iterations.csv``), without
+the evaluations and checkpoint writes, which cost DAS's unpruned supernet more.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from ..core.genotype import Genotype
+from ..errors import SdasError
+
+# The last epoch's accuracies a search reports (metrics.csv columns).
+SEARCH_ACCURACIES = ("test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated")
+
+
+def genotype_line(genotype: Genotype) -> str:
+    """A genotype on one line: ``normal: n2=... | concat 2,3,4,5 / reduce: ...``."""
+    return " / ".join(f"{name}: {cell}" for name, cell in genotype.cells)
+
+
+def _last_row(path: Path) -> dict[str, str]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SdasError(f"{str(path)!r} has no epoch rows")
+    return rows[-1]
+
+
+def search_seconds(folder: str | os.PathLike) -> float:
+    """The seconds of a finished search's iterations (the sum of its iterations.csv), evaluations apart."""
+    from .search import read_iteration_times
+
+    rows, _ = read_iteration_times(folder)
+    return sum(r["seconds"] for r in rows)
+
+
+def search_outputs(folder: str | os.PathLike) -> dict:
+    """What a finished search folder says: genotype, iteration seconds, the last epoch's test accuracies,
+    data set and preset name."""
+    folder = Path(folder)
+    last = _last_row(folder / "metrics.csv")
+    config = json.loads((folder / "config.json").read_text())
+    return {
+        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
+        "search_seconds": search_seconds(folder),
+        **{k: float(last[k]) for k in SEARCH_ACCURACIES},
+        "dataset": config["dataset"], "preset_name": config["preset"]["name"],
+    }
+
+
+def retrain_outputs(folder: str | os.PathLike) -> dict:
+    """What a finished retraining folder says (its result.json)."""
+    result = json.loads((Path(folder) / "result.json").read_text())
+    return {
+        "params": int(result["params"]), "test_acc": float(result["test_acc"]),
+        "retrain_seconds": float(result["seconds"]), "retrain_dataset": result["dataset"],
+    }
+
+
+def finished_outputs(folder: str | os.PathLike, search: bool) -> dict | None:
+    """A run folder's outputs (:func:`search_outputs` or :func:`retrain_outputs`); None while the run does not
+    exist yet or has not finished (no genotype.json / result.json). A finished folder that cannot be read
+    raises :class:`SdasError` naming it."""
+    folder = Path(folder)
+    if not (folder / ("genotype.json" if search else "result.json")).is_file():
+        return None
+    try:
+        return search_outputs(folder) if search else retrain_outputs(folder)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SdasError(
+            f"{str(folder)!r} holds a finished run that cannot be read ({type(err).__name__}: {err}); remove that "
+            f"folder and run its sweep again to remake it"
+        ) from err
+
+
+__all__ = ["SEARCH_ACCURACIES", "genotype_line", "search_seconds", "search_outputs", "retrain_outputs", "finished_outputs"]

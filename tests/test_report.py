@@ -1,0 +1,90 @@
+"""The reproduction report reads every seed's runs, judges the paper's claims by stated tests, and refuses a
+broken run folder instead of quietly calling its claims "not testable". Run folders are written by hand
+here (a random-walk decision history, the files a finished search and retraining leave), so no network runs."""
+
+import json
+
+import pytest
+
+from sdas_lib.core.genotype import DARTS_V2
+from sdas_lib.core.history import random_walk_document
+from sdas_lib.core.space import IMAGE_SPACE
+from sdas_lib.core.verdicts import BY_CONSTRUCTION, CONTRADICTED, NOT_TESTABLE, REPRODUCED
+from sdas_lib.errors import SdasError
+from sdas_lib.report import collect_results, reproduction_report, table1_rows, verdict_counts
+
+T = 40
+ACCURACY = {"das": (0.90, 0.40), "A": (0.93, 0.93), "B": (0.94, 0.94), "C": (0.92, 0.92)}  # relaxed, discrete
+SECONDS = {"das": 1.0, "A": 0.55, "B": 0.75, "C": 0.45}  # per iteration
+RETRAINED = {"das": 0.80, "A": 0.85, "B": 0.86, "C": 0.84}
+
+
+def write_search(folder, schedule, seed):
+    folder.mkdir(parents=True)
+    (folder / "decisions.json").write_text(json.dumps(random_walk_document(IMAGE_SPACE, T, schedule, seed)))
+    DARTS_V2.save(folder / "genotype.json")
+    (folder / "config.json").write_text(json.dumps({"dataset": "digits (synthetic)", "preset": {"name": "micro"}}))
+    relaxed, discrete = ACCURACY[schedule]
+    jitter = 0.002 * seed
+    (folder / "metrics.csv").write_text(
+        "epoch,test_acc_relaxed,test_acc_discrete,test_acc_discrete_bn_reestimated,seconds\n"
+        f"1,{relaxed + jitter},{discrete - jitter},{discrete},999\n")  # 999: evaluations included, not read
+    rows = "".join(f"{t},0,{SECONDS[schedule] * (1 + 0.01 * seed)},1.0\n" for t in range(1, T + 1))
+    (folder / "iterations.csv").write_text(f"# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average\n{rows}")
+
+
+def write_retrain(folder, schedule, seed):
+    folder.mkdir(parents=True)
+    result = {"params": 1000 + seed, "test_acc": RETRAINED[schedule] + 0.003 * seed, "seconds": 5.0, "dataset": "digits"}
+    (folder / "result.json").write_text(json.dumps(result))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    for schedule in ("das", "A", "B", "C"):
+        for seed in range(3):
+            write_search(root / f"search-{schedule}-s{seed}", schedule, seed)
+            write_retrain(root / f"retrain-{schedule}-s{seed}", schedule, seed)
+    (root / "search-A-s7").mkdir()  # a run that has not finished yet: left out
+    return root
+
+
+def test_every_seed_is_read_and_search_seconds_are_the_iterations(runs):
+    results = collect_results(runs)
+    assert [f.name for f in results["histories"]["A"]] == ["search-A-s0", "search-A-s1", "search-A-s2"]
+    assert results["search"]["das"]["search_seconds"] == pytest.approx([T * 1.0, T * 1.01, T * 1.02])
+    assert len(results["retrain"]["B"]["test_acc"]) == 3 and results["datasets"] == {"digits, preset micro"}
+
+
+def test_the_claims_as_the_paper_states_them(runs):
+    report = reproduction_report(runs).set_index("claim")
+    v = report["verdict"]
+    assert v["space"] == BY_CONSTRUCTION and v["space_end"] == BY_CONSTRUCTION
+    assert v["row_0.1"] == CONTRADICTED and "after 3 decisions" in report.loc["row_0.1", "measured"]
+    assert "after 4 decisions" in report.loc["row_0.1", "measured"]
+    assert v["t2_das_gap"] == REPRODUCED and v["t2_sdas_highest"] == REPRODUCED and v["t2_sdas_equal"] == REPRODUCED
+    assert all(v[f"error_{s}"] == REPRODUCED for s in "ABC") and report.loc["error_A", "family"] == "table4_vs_das"
+    assert all(v[f"cost_{s}"] == REPRODUCED for s in "ABC")
+    assert v["cifar_error"] == NOT_TESTABLE and v["table9"] == NOT_TESTABLE and v["video_vs_das_oadv"] == NOT_TESTABLE
+    row = report.loc["error_B"]
+    assert row["n"] == "3, 3" and float(row["p"]) < 0.05 and float(row["min. detectable effect"]) > 0
+    assert row["paper data"] == "CIFAR10" and row["measured on"] == "digits, preset micro"
+    assert "\"" in row["text"]  # the paper's words, quoted
+    assert sum(verdict_counts(report.reset_index()).values()) == len(report)
+
+
+def test_table1_rows_set_every_seed_beside_the_paper(runs):
+    rows = table1_rows(collect_results(runs))
+    assert list(rows.columns) == ["t/T", "paper", "search-A-s0", "search-A-s1", "search-A-s2"]
+    assert rows.iloc[-1]["search-A-s0"] == "1 (36 decisions)"
+
+
+def test_a_broken_run_folder_is_an_error_naming_it(runs, tmp_path):
+    import shutil
+
+    broken = tmp_path / "runs"
+    shutil.copytree(runs, broken)
+    (broken / "search-C-s1" / "metrics.csv").write_text("epoch\n")  # finished (genotype.json) but unreadable
+    with pytest.raises(SdasError, match="search-C-s1.*cannot be read.*remove that folder"):
+        collect_results(broken)
