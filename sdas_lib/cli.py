@@ -48,31 +48,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
 
 
-def check_device(name: str):
-    """A torch device that exists on this machine, or an error saying which ones do."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise SdasError(f"--device {name!r} is not a device name; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        n = torch.cuda.device_count()
-        if n == 0:
-            raise SdasError(f"--device {name!r}: this machine has no CUDA GPU; use --device cpu")
-        if device.index is not None and device.index >= n:
-            raise SdasError(f"--device {name!r}: this machine has {n} CUDA GPU(s), cuda:0..cuda:{n - 1}")
-    elif device.type != "cpu" and not getattr(torch, device.type).is_available():
-        raise SdasError(f"--device {name!r} is not available on this machine; use --device cpu")
-    return device
-
-
 def prepare_run(args: argparse.Namespace):
     """The device of a run command (search, train, baseline): ``--device``, checked. Under torchrun
     the process joins the job here (``--backend``) and gets its own device (``cuda:LOCAL_RANK`` or
     the CPU); a worker that torchrun restarted (``--max-restarts``) continues its run folder:
     ``--resume`` is set and ``--force`` dropped, so the restart never replaces the run it continues."""
     from .run import distributed
+
+    from .run.devices import check_device
 
     device = check_device(args.device)
     distributed.resolve_backend(args.backend, device)  # a wrong --backend is refused with one process too
@@ -289,6 +272,8 @@ def _add_sweep_parser(sub) -> None:
     w.add_argument("--retrain-prefix", "--retrain_prefix", dest="retrain_prefix", default="retrain",
                    help="prefix of the retraining folders (default retrain; e.g. transfer for a second retraining)")
     w.add_argument("--jobs", type=int, default=None, help="worker processes at once (default: the number of CPUs)")
+    w.add_argument("--device", default="cpu", help="where every run computes: cpu (default), cuda, cuda:N; "
+                   "on a GPU the runs go one at a time")
     w.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", dest="sets",
         help="replace a search preset field (repeatable): --set epochs=2 --set C2=32",
@@ -346,6 +331,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             args.schedules, args.seeds, args.out, preset=args.preset, retrain=args.retrain,
             train_preset=train_preset, jobs=args.jobs, overrides=_parse_sets(args.sets, args.task),
             progress=not args.no_progress, task=args.task, op_sets=args.op_sets, retrain_prefix=args.retrain_prefix,
+            device=args.device,
         )
     except KeyboardInterrupt:
         print("interrupted; every run folder is kept: run the same sweep again to resume", file=sys.stderr)

@@ -149,3 +149,13 @@ def test_course_times_keep_one_row_per_notebook_with_its_run(tmp_path):
     assert [(r["notebook"], float(r["seconds"]), r["preset"]) for r in rows] == [
         ("01_continuous_relaxation", 2.0, "tiny"), ("03_schedules", 7.5, "micro")]
     assert all(r["commit"] and r["date"] and r["cpu"] for r in rows)
+
+
+@pytest.mark.parametrize("name", ["04_cifar10_search", "05_kinetics10_video_search"])
+def test_the_device_parameter_reaches_every_sweep_of_the_notebook(name):
+    """04 and 05 take ``device`` (``-p device cuda``) and hand it to every sweep and baseline run;
+    tests/test_sweep.py checks that the sweep hands it to each run."""
+    code = [c for c in cells(name) if c["cell_type"] == "code"]
+    assert '\ndevice = "cpu"' in "\n" + "".join(code[0]["source"])
+    calls = re.findall(r"\b(?:sweep|train_baselines)\((.*?)\)\s*(?:#.*)?$", "\n".join("".join(c["source"]) for c in code[1:]), flags=re.S | re.M)
+    assert calls and all("device=device" in call for call in calls), calls

@@ -183,6 +183,7 @@ def test_the_cli_prints_the_table_and_exits_1_when_a_run_failed(reference, tmp_p
         (["--preset", "huge"], r"^error: unknown preset 'huge'; choose one of: 'tiny', 'paper'"),
         (["--retrain", "--train-set", "colour=red"], r"^error: --train-set colour=red: unknown retraining preset field 'colour'"),
         (["--op-sets", "o3d"], r"^error: op set 'o3d' is for --task video; --task image takes --op-set o2d"),
+        (["--device", "gpu"], r"^error: --device 'gpu' is not a device name; use cpu, cuda or cuda:N$"),
     ],
 )
 def test_bad_cli_input_is_one_error_line_status_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -202,3 +203,22 @@ def test_bad_api_input_raises_before_anything_is_written(tmp_path):
     with pytest.raises(SdasError, match="is a file, not a folder"):
         sweep(["A"], [0], tmp_path / "file", progress=False, log=lambda s: None)
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+@pytest.mark.slow
+def test_the_device_reaches_every_search_and_retraining(tmp_path):
+    """``device`` goes to each run's loop: 'cpu:0' (a CPU name that is not the default) is what their logs name."""
+    table, _ = run_sweep(["C"], [0], tmp_path / "s", retrain=True, train_preset=MICRO_TRAIN, device="cpu:0")
+    assert row(table, "C", 0)["status"] == "done" and row(table, "C", 0)["retrain_status"] == "done"
+    for folder in ("search-C-s0", "retrain-C-s0"):
+        assert ", device cpu:0" in (tmp_path / "s" / folder / "log.txt").read_text().splitlines()[0], folder
+
+
+def test_a_gpu_the_machine_lacks_is_refused_before_anything_is_written(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SdasError, match="no CUDA GPU; use --device cpu"):
+        sweep(["A"], [0], tmp_path / "x", device="cuda", progress=False, log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []

@@ -75,6 +75,7 @@ class SweepJob:
     retrain_dir: str | None = None
     train_preset: TrainPreset | None = None
     op_set_label: str = ""  # the op set's short name in the folder names ("o3d"), or "" without an op-set axis
+    device: str = "cpu"  # where its search and retraining compute
 
     @property
     def name(self) -> str:
@@ -90,6 +91,7 @@ class BaselineJob:
     width_divisor: int
     folder: str
     train_preset: TrainPreset
+    device: str = "cpu"
 
     @property
     def name(self) -> str:
@@ -160,7 +162,8 @@ def _search(job: SweepJob) -> dict:
     from .search import Searcher
 
     def make(resume: bool):
-        return Searcher(job.preset, job.schedule, job.seed, out_dir=job.search_dir, resume=resume, progress=False, log=_quiet)
+        return Searcher(job.preset, job.schedule, job.seed, device=job.device, out_dir=job.search_dir, resume=resume,
+                        progress=False, log=_quiet)
 
     return _run(job.search_dir, lambda: search_state(job), make, search_outputs, "status")
 
@@ -169,8 +172,8 @@ def _retrain(job: SweepJob) -> dict:
     from .train import Trainer
 
     def make(resume: bool):
-        return Trainer(job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, out_dir=job.retrain_dir,
-                       resume=resume, progress=False, log=_quiet)
+        return Trainer(job.train_preset, Path(job.search_dir) / "genotype.json", job.seed, device=job.device,
+                       out_dir=job.retrain_dir, resume=resume, progress=False, log=_quiet)
 
     return _run(job.retrain_dir, lambda: retrain_state(job), make, retrain_outputs, "retrain_status")
 
@@ -245,6 +248,23 @@ def _preset(preset, table: dict, cls):
     return preset
 
 
+def _jobs_on(device: str, jobs: int | None, log: Callable[[str], None]) -> int:
+    """Worker processes for ``device``: ``jobs`` (default the cores) on the CPU, one on a GPU."""
+    from .devices import check_device, is_accelerator
+
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if not _is_int(jobs) or jobs < 1:
+        raise SdasError(f"--jobs must be a positive integer, got {jobs}")
+    if not isinstance(device, str):
+        raise SdasError(f"device must be a name such as 'cpu' or 'cuda', got {device!r}")
+    if is_accelerator(device):
+        check_device(device)
+        if jobs > 1:
+            log(f"sweep: device {device}: one run at a time on it (jobs {jobs} -> 1)")
+        return 1
+    return jobs
+
+
 def _one_thread(preset):
     if preset.threads not in (0, 1):
         raise SdasError(
@@ -271,6 +291,7 @@ def sweep(
     retrain: bool = False, train_preset: str | TrainPreset = "tiny", jobs: int | None = None,
     overrides: Mapping[str, Any] | None = None, progress: bool = True, log: Callable[[str], None] = print,
     task: str | None = None, op_sets: Sequence[str] | None = None, retrain_prefix: str = "retrain",
+    device: str = "cpu",
 ):
     """Search every (schedule, seed) of the grid, retrain what was found if asked; a table of results.
 
@@ -295,6 +316,8 @@ def sweep(
             video, any case); default: the preset's one op set, and no op set in the folder names.
         retrain_prefix: the retraining folders' prefix (``transfer`` keeps a second retraining of the same
             searches, e.g. on fine labels, beside the first).
+        device: where every search and retraining computes (``"cpu"``, ``"cuda"``, ``"cuda:1"``). On a GPU
+            the runs go one at a time, whatever ``jobs`` says: two runs on one GPU only compete for it.
 
     Returns:
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
@@ -324,9 +347,7 @@ def sweep(
     if not all(_is_int(s) for s in seeds):
         raise SdasError(f"seeds must be integers, got {list(seeds)}")
     seeds = _unique(int(s) for s in seeds)
-    jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    if not _is_int(jobs) or jobs < 1:
-        raise SdasError(f"--jobs must be a positive integer, got {jobs}")
+    jobs = _jobs_on(device, jobs, log)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
@@ -348,7 +369,7 @@ def sweep(
         p = dataclasses.replace(search_preset, op_set=stored) if stored else search_preset
         return SweepJob(
             s, seed, str(out / f"search-{name}"), p, str(out / f"{retrain_prefix}-{name}") if retrain else None, tp,
-            label,
+            label, str(device),
         )
 
     grid = [job(s, stored, seed) for s in schedules for stored in (labels or [None]) for seed in seeds]
@@ -536,20 +557,22 @@ def _baseline(job: BaselineJob) -> dict:
     from .train import BaselineTrainer
 
     def make(resume: bool):
-        return BaselineTrainer(job.train_preset, job.arch, job.width_divisor, job.seed, out_dir=job.folder,
-                               resume=resume, progress=False, log=_quiet)
+        return BaselineTrainer(job.train_preset, job.arch, job.width_divisor, job.seed, device=job.device,
+                               out_dir=job.folder, resume=resume, progress=False, log=_quiet)
 
     return _run(job.folder, lambda: baseline_state(job), make, retrain_outputs, "status")
 
 
 def train_baselines(
     archs: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, train_preset: str | TrainPreset = "tiny",
-    width_divisor: int = 4, jobs: int | None = None, log: Callable[[str], None] = print,
+    width_divisor: int = 4, jobs: int | None = None, log: Callable[[str], None] = print, device: str = "cpu",
 ):
     """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, seed) into
     ``out/baseline-<arch>-s<seed>``, on the sweep's worker processes (one torch thread each): complete
     folders are skipped, interrupted ones resumed, and a run that fails or a worker that dies gives a
     ``failed`` row while the others go on, as in :func:`sweep`.
+
+    ``device`` is where they compute; on a GPU they run one at a time, as in :func:`sweep`.
 
     Returns a DataFrame: ``arch``, ``width_divisor``, ``seed``, ``folder``, ``status``, ``params``,
     ``test_acc``, ``retrain_seconds``, ``retrain_dataset``, ``error``.
@@ -569,14 +592,13 @@ def train_baselines(
     if isinstance(seeds, str) or not len(seeds) or not all(_is_int(s) for s in seeds):
         raise SdasError(f"seeds must be one or more integers, got {seeds!r}")
     seeds = _unique(int(s) for s in seeds)
-    jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    if not _is_int(jobs) or jobs < 1:
-        raise SdasError(f"--jobs must be a positive integer, got {jobs}")
+    jobs = _jobs_on(device, jobs, log)
     if Path(out).exists() and not Path(out).is_dir():
         raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
     if not _is_int(width_divisor) or width_divisor < 1:
         raise SdasError(f"width_divisor must be a positive integer (4 in Table 8), got {width_divisor!r}")
-    grid = [BaselineJob(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp) for a in archs for seed in seeds]
+    grid = [BaselineJob(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp, str(device))
+            for a in archs for seed in seeds]
 
     def plan(job: BaselineJob) -> bool:
         try:
