@@ -21,7 +21,7 @@ def small(genotype=DARTS_V2, **kw):
     return build_network("cifar", genotype, **args)
 
 
-# -- the sizes of the reference genotypes (NOTES.md "Reference facts") ---------------------------
+# -- the sizes of the reference genotypes (docs/paper_notes.md "Reference facts") ---------------------------
 
 
 def test_darts_v2_cifar_size_matches_darts():

@@ -19,7 +19,7 @@ def test_json_round_trip_and_readable_string():
 
 
 def test_reference_genotypes_match_the_published_v2_listing():
-    # NOTES.md "Reference facts", node by node, each node's pairs sorted by input index.
+    # docs/paper_notes.md "Reference facts", node by node, each node's pairs sorted by input index.
     assert DARTS_V2.op_set == "o2d" and DARTS_V2.cell_types == ("normal", "reduce")
     assert DARTS_V2["normal"].nodes == (
         (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)),  # node 2

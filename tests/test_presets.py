@@ -1,4 +1,4 @@
-"""The search presets pinned against the paper's settings (NOTES.md "Training settings")."""
+"""The search presets pinned against the paper's settings (docs/paper_notes.md "Training settings")."""
 
 from sdas_lib.run.presets import PAPER, SEARCH_PRESETS, SearchPreset, get_preset
 

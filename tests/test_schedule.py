@@ -44,7 +44,7 @@ def test_schedule_errors():
         get_schedule("A")(11, 10, 36)
 
 
-# -- every t against the exact formula (NOTES.md "Scheduled discretization") -----------------------
+# -- every t against the exact formula (docs/paper_notes.md "Scheduled discretization") -----------------------
 
 
 def exact(name, t, T, M):

@@ -17,7 +17,7 @@ from sdas_lib.nets.supernet import SearchEdge
 from sdas_lib.ops import ChannelBias, ChannelScale, FactorizedReduce3d, get_op_set
 from sdas_lib.ops.video import video_stride
 
-EXPECTED = {  # NOTES.md "Operation sets", α's column order
+EXPECTED = {  # docs/paper_notes.md "Operation sets", α's column order
     "video_o2d": [
         ("skip_connect", "identity"), ("max_pool_1x3x3", "pool"), ("avg_pool_1x3x3", "pool"),
         ("sep_conv_1x3x3", "conv"), ("sep_conv_1x5x5", "conv"), ("dil_conv_1x3x3", "conv"), ("dil_conv_1x5x5", "conv"),
@@ -337,7 +337,7 @@ def test_three_video_cell_types_count_as_the_cube_of_one_cell(op_set):
     per_cell = 3 * 6 * 10 * n_ops**8  # C(2,2)·C(3,2)·C(4,2)·C(5,2)·|O|^8
     assert [count_cell_architectures(state, c) for c in space.cell_type_names] == [per_cell] * 3
     assert count_valid_architectures(state) == per_cell**3
-    assert space.total_decisions == 54  # M for three video cell types (NOTES.md)
+    assert space.total_decisions == 54  # M for three video cell types (docs/paper_notes.md)
     assert all(c.reduction for c in VIDEO_CELL_TYPES[1:]) and not VIDEO_CELL_TYPES[0].reduction
 
 

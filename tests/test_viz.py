@@ -69,7 +69,7 @@ def op_edges(source: str) -> list[tuple[str, str, dict]]:
 
 # -- genotype DAGs --------------------------------------------------------------------------------
 
-# DARTS_V2 as NOTES.md lists it, in DARTS' node names (intermediate node n of the cell is drawn as n - 2).
+# DARTS_V2 as docs/paper_notes.md lists it, in DARTS' node names (intermediate node n of the cell is drawn as n - 2).
 V2_EDGES = {
     "normal": [
         ("c_{k-2}", "0", "sep_conv_3x3"), ("c_{k-1}", "0", "sep_conv_3x3"),

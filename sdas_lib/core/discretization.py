@@ -4,7 +4,7 @@ Everything here is a pure function of α/β and the :class:`DiscretizationState`
 tested and replayed (by a widget) without a network, and without torch: α/β are taken as anything
 with ``tolist()`` (a tensor, a numpy array) or as nested lists of numbers.
 
-One-step decisions (NOTES.md "Scheduled discretization"):
+One-step decisions (docs/paper_notes.md "Scheduled discretization"):
 - **edge** (j, i): keep o = argmax α_(j,i) (Eq. 4). The edge then computes sigmoid(β)·o(x); its α is
   dropped, its β keeps learning.
 - **node** i: eligible once all of its incoming edges are decided. It keeps the top-k predecessors

@@ -275,7 +275,7 @@ def _darts(normal, reduce) -> Genotype:
     return Genotype.from_cells("o2d", {"normal": pair(normal), "reduce": pair(reduce)})
 
 
-# Published reference genotypes (DARTS paper; NOTES.md "Reference facts"). The DARTS op names
+# Published reference genotypes (DARTS paper; docs/paper_notes.md "Reference facts"). The DARTS op names
 # are O2D's names. Nodes are listed in DARTS' order; the value stores each node sorted by input.
 DARTS_V1 = _darts(
     normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),

@@ -5,7 +5,7 @@ they load and validate without torch. The builders that make the modules live in
 :mod:`sdas_lib.ops`; a test checks that this table and the builders' registry agree exactly
 (names, order, kinds, rank).
 
-Stored names are settled here, before any video genotype is saved (NOTES.md "Operation sets"):
+Stored names are settled here, before any video genotype is saved (docs/paper_notes.md "Operation sets"):
 the image set is ``o2d``; the video sets are ``video_o2d``, ``video_o3d`` and ``video_oadv``. On the
 command line ``--task image|video`` with ``--op-set o2d|o3d|oadv`` picks one
 (:func:`stored_op_set_name`). A set appears in :data:`OP_SET_TABLE` once its builders exist.
@@ -78,7 +78,7 @@ def _add(info: OpSetInfo) -> None:
     OP_SET_TABLE[info.name] = info
 
 
-# O2D for images (§4.2, NOTES.md): 7 ops, no `none` op; β decides the topology.
+# O2D for images (§4.2, docs/paper_notes.md): 7 ops, no `none` op; β decides the topology.
 _add(OpSetInfo("o2d", 2, (
     ("skip_connect", "identity"),   # a factorized reduction in a reduction cell
     ("max_pool_3x3", "pool"),
@@ -89,7 +89,7 @@ _add(OpSetInfo("o2d", 2, (
     ("dil_conv_5x5", "conv"),
 )))
 
-# Video sets (§4.2, Fig. 6, NOTES.md): features (N, C, T, H, W), kernels named T×H×W; k_t = 1 is a
+# Video sets (§4.2, Fig. 6, docs/paper_notes.md): features (N, C, T, H, W), kernels named T×H×W; k_t = 1 is a
 # per-frame ("2D") op. Builders: sdas_lib/ops/video.py.
 # O2D for video, 7 ops: O2D with 1×k×k kernels.
 _add(OpSetInfo("video_o2d", 3, (

@@ -1,6 +1,6 @@
 """The paper's published numbers, as data, for the course to set beside what it measures.
 
-Transcribed from ``shared/paper/sdas-paper.md`` (a PDF conversion; its figures are missing):
+Transcribed from the paper (arXiv:1909.10236; a PDF conversion, whose figures are missing):
 Table 1 (search space of SDAS-A over t/T), the surviving Fig. 7 captions, Table 2, and the DAS/SDAS
 rows of Tables 4 and 5, and the video Tables 6 (op sets on Kinetics10), 8 (hand-crafted baselines) and
 10 (transfer to Kinetics-400). Rows 0.7–0.9 of Table 1 print negative exponents in our copy; the count

@@ -7,7 +7,7 @@ With T iterations and M decisions in all (t counts mini-batches, 0..T):
 - das: 0 until t = T, then M        (the DAS/DARTS baseline: everything at once after training)
 
 After the α/β step of iteration t the search makes M_t − (decisions so far) decisions, highest
-priority first. A consequence of the floor (NOTES.md): M_t reaches M only at t = T, so the last
+priority first. A consequence of the floor (docs/paper_notes.md): M_t reaches M only at t = T, so the last
 decision comes after the last weight step. Schedule C makes its 35th of 36 decisions at about
 t/T = 0.59 and then carries one undecided node to the end.
 """

@@ -1,6 +1,6 @@
 """The search space: cell types, the DAG of a cell, and its edge indexing.
 
-A cell (paper §3.1, NOTES.md "Search space") has ``n_inputs`` = 2 input nodes (the outputs of the two
+A cell (paper §3.1, docs/paper_notes.md "Search space") has ``n_inputs`` = 2 input nodes (the outputs of the two
 previous cells) and ``n_nodes`` = 4 intermediate nodes numbered 2..5. Every intermediate node i
 has an incoming edge (j, i) from each j < i, so a cell has 2+3+4+5 = 14 edges. Each node keeps
 ``k`` = 2 predecessors in the final architecture. The output concatenates the intermediate nodes.

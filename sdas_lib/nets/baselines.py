@@ -60,7 +60,7 @@ tests/test_baselines.py pins Res50-2D):
 
 - Parameters: our counts are 5% above Table 8 in every row, a constant ratio. Counted in units of
   2^20 without the classifier and truncated to two decimals (the paper truncates elsewhere too,
-  NOTES.md), all eight rows match exactly, 2D and 3D, ResNet and ResNeXt. That also confirms the
+  docs/paper_notes.md), all eight rows match exactly, 2D and 3D, ResNet and ResNeXt. That also confirms the
   readings above: which convs get a temporal branch and with which groups, the grouped-conv
   width, ResNeXt-101 32×4d.
 - Mult-adds: with the temporal pools of Fig. 10 (wherever they sit in the first stages), our counts

@@ -3,7 +3,7 @@
 Mult-adds are counted with PyTorch's own FLOP counter (``torch.utils.flop_counter.FlopCounterMode``),
 which counts 2 FLOPs per multiply-add of convolutions and matrix products (linear layers) and
 nothing else: BN, ReLU, pooling and additions are free. So mult-adds = FLOPs / 2 over conv + linear,
-the convention behind NOTES.md's "about 530M" for DARTS_V2 in the ImageNet mobile network.
+the convention behind docs/paper_notes.md's "about 530M" for DARTS_V2 in the ImageNet mobile network.
 """
 
 from __future__ import annotations

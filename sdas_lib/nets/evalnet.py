@@ -8,7 +8,7 @@ sizes (tests/test_evalnet.py pins them):
   :func:`~sdas_lib.core.layout.image_layout` (K normal, reduce, K normal, reduce, K normal).
   The first cell outputs C2 = n_nodes × C channels; the per-node width C doubles at each reduction.
 - ``imagenet`` (Fig. 5b, the mobile setting): three stride-2 3×3 convs bring 224×224 down to 28×28
-  before the same cells. C1 is the width of the first stem conv (NOTES.md: 24 in DARTS), the other
+  before the same cells. C1 is the width of the first stem conv (docs/paper_notes.md: 24 in DARTS), the other
   two stem convs have 2·C1 channels, and the first cell reads a stem output twice as large (``prev_stride`` 2).
 
 - ``video`` (Fig. 5c, our reading of the missing figure; :mod:`sdas_lib.core.layout`): the per-frame

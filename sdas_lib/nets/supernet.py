@@ -4,7 +4,7 @@ A decided edge holds and computes only its op (Eq. 4); a decided node drops its 
 sums the kept ones without β (Eq. 1). Pruned ops are deleted, so they cost nothing and their
 weights leave the optimizer (:func:`prune_optimizer`).
 
-Network layout (Fig. 5a, NOTES.md): a 3×3 conv stem with C1 channels, then cells; channels
+Network layout (Fig. 5a, docs/paper_notes.md): a 3×3 conv stem with C1 channels, then cells; channels
 double at each reduction cell; C2 = n_nodes × C is the output width of the first cell, where C
 is the per-node width; global average pooling and a linear classifier. The channel bookkeeping is
 :func:`sdas_lib.core.layout.cell_plan`, shared with the evaluation networks.

@@ -2,9 +2,9 @@
 
 Features are (N, C, T, H, W). Every kernel, stride, padding and dilation is ordered (T, H, W); an
 int means the same value in all three. Strides are those of the video cell types: (1, 1, 1) in a
-normal cell, (1, 2, 2) in an S-reduction cell and (2, 2, 2) in an ST-reduction cell (NOTES.md).
+normal cell, (1, 2, 2) in an S-reduction cell and (2, 2, 2) in an ST-reduction cell (docs/paper_notes.md).
 
-Choices the paper leaves open, made here (NOTES.md "Operation sets"):
+Choices the paper leaves open, made here (docs/paper_notes.md "Operation sets"):
 
 - **Strided identity** (the identity on an input edge of a reduction cell):
   :class:`FactorizedReduce3d`, DARTS' FactorizedReduce with 1×1×1 convs. Two 1×1×1 convs with the

@@ -1,4 +1,4 @@
-"""O2D for images (paper §4.2, NOTES.md "Operation sets"): 7 ops in a fixed order, α's column order.
+"""O2D for images (paper §4.2, docs/paper_notes.md "Operation sets"): 7 ops in a fixed order, α's column order.
 
 There is no ``none`` op: the edge weight β decides the topology instead. In a reduction cell the
 ops that read the cell's inputs take stride 2 and the identity becomes a factorized reduction.

@@ -1,4 +1,4 @@
-"""The three video op sets (paper §4.2, Fig. 6, NOTES.md "Operation sets"), α's column order.
+"""The three video op sets (paper §4.2, Fig. 6, docs/paper_notes.md "Operation sets"), α's column order.
 
 Features are (N, C, T, H, W); kernels are named T×H×W. An op with k_t = 1 works on each frame on
 its own (a "2D" op). There is no ``none`` op: β decides the topology.

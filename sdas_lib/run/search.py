@@ -30,7 +30,7 @@ decisions at the same iterations, which the ranks verify at every decision (a di
 weights and the decisions). After a decision prunes the network, DDP is rebuilt around what is left.
 Evaluations split the test set over the ranks.
 
-Table 2 (NOTES.md): at every evaluation, after the last iteration's w and α/β steps and before its
+Table 2 (docs/paper_notes.md): at every evaluation, after the last iteration's w and α/β steps and before its
 decisions, the search weights are tested three ways: ``relaxed`` (the supernet as it is, so at
 t = T before DAS's final decisions), ``discrete`` (the derived genotype imposed on the same
 weights and BatchNorm running statistics: the paper's protocol, after SNAS) and
