@@ -16,8 +16,11 @@ from pathlib import Path
 from ..core.genotype import Genotype
 from ..errors import SdasError
 
-# The last epoch's accuracies a search reports (metrics.csv columns).
-SEARCH_ACCURACIES = ("test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated")
+# The last epoch's accuracies a search reports (metrics.csv columns, Table 2's four). Run folders
+# written before "discrete, mixing weights kept" existed lack its column: it reads as NaN.
+SEARCH_ACCURACIES = (
+    "test_acc_relaxed", "test_acc_discrete_weights_kept", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
+)
 
 
 def genotype_line(genotype: Genotype) -> str:
@@ -50,7 +53,7 @@ def search_outputs(folder: str | os.PathLike) -> dict:
     return {
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
         "search_seconds": search_seconds(folder),
-        **{k: float(last[k]) for k in SEARCH_ACCURACIES},
+        **{k: float(last.get(k) or "nan") for k in SEARCH_ACCURACIES},
         "dataset": config["dataset"], "preset_name": config["preset"]["name"],
     }
 

@@ -323,7 +323,8 @@ def sweep(
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
         (the stored name, e.g. ``video_o3d``), ``seed``,
         ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` (its iterations only, :mod:`~sdas_lib.run.outputs`), the last
-        epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
+        epoch's ``test_acc_relaxed`` / ``test_acc_discrete_weights_kept`` / ``test_acc_discrete`` /
+        ``test_acc_discrete_bn_reestimated`` (Table 2; :data:`~sdas_lib.run.outputs.SEARCH_ACCURACIES`); with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
         ``test_acc``, ``retrain_seconds``, ``retrain_dataset``; then ``error`` (empty unless failed) and
         ``dataset`` (the search data set's name; the full description is logged).
