@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from sdas_lib.core.genotype import DARTS_V1, DARTS_V2
-from sdas_lib.run.tables import mean_std, table2, table4, table5
+from sdas_lib.run.tables import discretization_gap_parts, mean_std, table2, table4, table5
 
 
 def results(test_acc_c=(0.95, 0.96, 0.97), folders=None):
@@ -81,3 +81,16 @@ def test_a_search_folder_written_before_the_fourth_table2_column_stays_readable(
     out = search_outputs(tmp_path)
     assert out["test_acc_discrete"] == 0.25 and out["search_seconds"] == 0.5
     assert out["test_acc_discrete_weights_kept"] != out["test_acc_discrete_weights_kept"]  # NaN: not measured
+
+
+def test_the_gap_parts_add_up_to_relaxed_minus_discrete_over_the_seeds_that_measured_them():
+    df = results()
+    assert discretization_gap_parts(df).empty  # older folders: no fourth column, no parts
+    df["test_acc_discrete_weights_kept"] = [0.5, 0.7, 0.6, 0.9, 0.9, 0.9, 0.95, 0.95, float("nan"), 0.0]
+    parts = discretization_gap_parts(df).set_index("method")
+    assert list(parts.index) == ["DAS", "SDAS-A", "SDAS-C"] and list(parts["seeds"]) == [3, 3, 2]
+    das = parts.loc["DAS"]
+    assert das["choice of ops"] == pytest.approx(0.98 - 0.6) and das["weights jump to 1"] == pytest.approx(0.6 - 0.1)
+    assert das["choice of ops"] + das["weights jump to 1"] == pytest.approx(0.98 - 0.1)
+    assert das["BN re-estimation recovers"] == pytest.approx(0.2 - 0.1)
+    assert parts.loc["SDAS-C", "choice of ops"] == pytest.approx(0.98 - 0.95)
