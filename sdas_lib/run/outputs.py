@@ -58,6 +58,18 @@ def search_outputs(folder: str | os.PathLike) -> dict:
     }
 
 
+def random_cell_outputs(folder: str | os.PathLike) -> dict:
+    """What a random-cell folder of a sweep says (Table 4's random control): its genotype, no search
+    (zero search seconds, no search accuracies) and the preset it was drawn for."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    return {
+        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
+        "search_seconds": 0.0, **dict.fromkeys(SEARCH_ACCURACIES, float("nan")),
+        "dataset": "", "preset_name": config["preset"]["name"],
+    }
+
+
 def retrain_outputs(folder: str | os.PathLike) -> dict:
     """What a finished retraining folder says (its result.json)."""
     result = json.loads((Path(folder) / "result.json").read_text())
