@@ -94,3 +94,15 @@ def test_the_gap_parts_add_up_to_relaxed_minus_discrete_over_the_seeds_that_meas
     assert das["choice of ops"] + das["weights jump to 1"] == pytest.approx(0.98 - 0.1)
     assert das["BN re-estimation recovers"] == pytest.approx(0.2 - 0.1)
     assert parts.loc["SDAS-C", "choice of ops"] == pytest.approx(0.98 - 0.95)
+
+
+def test_random_cells_join_table4_but_not_table2():
+    df = results()
+    rand = [{"schedule": "random", "seed": seed, "status": "done", "folder": "", "test_acc_relaxed": float("nan"),
+             "test_acc_discrete": float("nan"), "test_acc_discrete_bn_reestimated": float("nan"),
+             "search_seconds": 0.0, "params": 900, "test_acc": acc} for seed, acc in enumerate((0.8, 0.9))]
+    df = pd.concat([df, pd.DataFrame(rand)], ignore_index=True)
+    assert "Random" not in set(table2(df)["method"])  # no search weights to test
+    t4 = table4(df).set_index("method")
+    assert t4.loc["Random", "test error %"] == "15.00 ± 7.07" and t4.loc["Random", "cost / DAS"] == "0.00"
+    assert t4.loc["Random", "paper error %"] == "3.49" and t4.loc["Random", "paper cost / DAS"] == "-"
