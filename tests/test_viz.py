@@ -399,3 +399,16 @@ def test_relaxed_vs_discrete_bars_show_the_kept_mixing_weights_where_measured():
         "relaxed", "discrete, mixing weights kept", "discrete (paper: same BN statistics)", "discrete, BN re-estimated"]
     assert [p.get_height() for p in bars[1]][0] == pytest.approx(0.60)  # DAS: the mean of its two seeds
     assert [p.get_height() for p in bars[2]] == pytest.approx([0.11, 0.80])
+
+
+def test_random_cells_have_their_own_colour_and_name_in_the_plots():
+    from matplotlib.colors import to_hex
+
+    from sdas_lib.viz.figure import SCHEDULE_COLOURS
+    from sdas_lib.viz.plots import schedule_label
+
+    rows = [{"name": "random-s0", "schedule": "random", "params": 60_000, "test_acc": 0.5},
+            {"name": "C-s0", "schedule": "C", "params": 70_000, "test_acc": 0.9}]
+    (points,) = plot_accuracy_vs_params(rows).axes[0].collections
+    assert [to_hex(c) for c in points.get_facecolors()] == [SCHEDULE_COLOURS["random"], SCHEDULE_COLOURS["C"]]
+    assert [schedule_label(s) for s in ("random", "das", "B")] == ["Random", "DAS", "SDAS-B"]

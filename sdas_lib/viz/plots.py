@@ -54,8 +54,9 @@ def _number(v: Any) -> float:
 
 
 def schedule_label(name: str) -> str:
-    """'A' -> 'SDAS-A', 'das' -> 'DAS'."""
-    return "DAS" if str(name).lower() == "das" else f"SDAS-{name}"
+    """'A' -> 'SDAS-A', 'das' -> 'DAS', 'random' -> 'Random' (Table 4's random cells)."""
+    key = str(name).lower()
+    return {"das": "DAS", "random": "Random"}.get(key, f"SDAS-{name}")
 
 
 def plot_schedules(
