@@ -515,6 +515,11 @@ def _plan(job: SweepJob) -> str:
 def _run_line(job: SweepJob, row: dict) -> str:
     if "failed" in (row.get("status"), row.get("retrain_status")):
         return f"{job.name}: failed: {row.get('error', '')}"
+    if job.schedule == RANDOM:
+        line = f"{job.name}: random cell {row['status']} (no search)"
+        if job.retrain_dir is not None:
+            line += f"; retrain {row['retrain_status']} ({row['retrain_seconds']:.1f} s), test acc {row['test_acc']:.3f}"
+        return line
     line = (
         f"{job.name}: search {row['status']} ({row['search_seconds']:.1f} s), test acc relaxed "
         f"{row['test_acc_relaxed']:.3f} discrete {row['test_acc_discrete']:.3f}"
