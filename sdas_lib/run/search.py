@@ -31,10 +31,12 @@ weights and the decisions). After a decision prunes the network, DDP is rebuilt 
 Evaluations split the test set over the ranks.
 
 Table 2 (docs/paper_notes.md): at every evaluation, after the last iteration's w and α/β steps and before its
-decisions, the search weights are tested three ways: ``relaxed`` (the supernet as it is, so at
-t = T before DAS's final decisions), ``discrete`` (the derived genotype imposed on the same
-weights and BatchNorm running statistics: the paper's protocol, after SNAS) and
-``discrete_bn_reestimated`` (the same with BN statistics re-estimated on w-train batches).
+decisions, the search weights are tested four ways: ``relaxed`` (the supernet as it is, so at
+t = T before DAS's final decisions), ``discrete_weights_kept`` (the derived genotype whose kept ops
+keep their supernet weights, softmax(α)·sigmoid(β): it separates the choice of ops from Eq. 1's jump
+of the weights to 1), ``discrete`` (the derived genotype imposed on the same weights and BatchNorm
+running statistics: the paper's protocol, after SNAS) and ``discrete_bn_reestimated`` (the same with
+BN statistics re-estimated on w-train batches).
 """
 
 from __future__ import annotations
