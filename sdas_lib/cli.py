@@ -258,7 +258,7 @@ def _add_sweep_parser(sub) -> None:
         description="Search every schedule with every seed, each run in its own process on one torch thread; "
         "complete run folders are skipped, interrupted ones resumed. Prints one row per run.",
     )
-    w.add_argument("--schedules", nargs="+", default=["das", "A", "B", "C"], metavar="NAME", help="A, B, C, das (default: all four)")
+    w.add_argument("--schedules", nargs="+", default=["das", "A", "B", "C"], metavar="NAME", help="A, B, C, das (default: all four), and random for Table 4's random cells (no search)")
     w.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="SEED", help="seeds of every schedule (default: 0)")
     w.add_argument("--out", required=True, help="sweep folder: runs go to search-<schedule>-s<seed>, retrain-<schedule>-s<seed>")
     w.add_argument("--task", default="image", choices=["image", "video"], type=str.lower,

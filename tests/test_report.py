@@ -16,7 +16,7 @@ from sdas_lib.report import collect_results, reproduction_report, table1_rows, v
 T = 40
 ACCURACY = {"das": (0.90, 0.40), "A": (0.93, 0.93), "B": (0.94, 0.94), "C": (0.92, 0.92)}  # relaxed, discrete
 SECONDS = {"das": 1.0, "A": 0.55, "B": 0.75, "C": 0.45}  # per iteration
-RETRAINED = {"das": 0.80, "A": 0.85, "B": 0.86, "C": 0.84}
+RETRAINED = {"das": 0.80, "A": 0.85, "B": 0.86, "C": 0.84, "random": 0.70}
 
 
 def write_search(folder, schedule, seed):
@@ -46,6 +46,11 @@ def runs(tmp_path_factory):
         for seed in range(3):
             write_search(root / f"search-{schedule}-s{seed}", schedule, seed)
             write_retrain(root / f"retrain-{schedule}-s{seed}", schedule, seed)
+    for seed in range(3):  # Table 4's random cells: a genotype and a config, no search; retrained like the rest
+        (root / f"search-random-s{seed}").mkdir()
+        DARTS_V2.save(root / f"search-random-s{seed}" / "genotype.json")
+        (root / f"search-random-s{seed}" / "config.json").write_text(json.dumps({"schedule": "random", "seed": seed}))
+        write_retrain(root / f"retrain-random-s{seed}", "random", seed)
     (root / "search-A-s7").mkdir()  # a run that has not finished yet: left out
     return root
 
@@ -55,6 +60,7 @@ def test_every_seed_is_read_and_search_seconds_are_the_iterations(runs):
     assert [f.name for f in results["histories"]["A"]] == ["search-A-s0", "search-A-s1", "search-A-s2"]
     assert results["search"]["das"]["search_seconds"] == pytest.approx([T * 1.0, T * 1.01, T * 1.02])
     assert len(results["retrain"]["B"]["test_acc"]) == 3 and results["datasets"] == {"digits, preset micro"}
+    assert len(results["retrain"]["random"]["test_acc"]) == 3 and "random" not in results["search"]
 
 
 def test_the_claims_as_the_paper_states_them(runs):
@@ -66,6 +72,8 @@ def test_the_claims_as_the_paper_states_them(runs):
     assert v["t2_das_gap"] == REPRODUCED and v["t2_sdas_highest"] == REPRODUCED and v["t2_sdas_equal"] == REPRODUCED
     assert all(v[f"error_{s}"] == REPRODUCED for s in "ABC") and report.loc["error_A", "family"] == "table4_vs_das"
     assert all(v[f"cost_{s}"] == REPRODUCED for s in "ABC")
+    assert all(v[f"random_{s}"] == REPRODUCED for s in ("das", "A", "B", "C"))  # each beats the random cells
+    assert set(report.loc[[f"random_{s}" for s in ("das", "A", "B", "C")], "family"]) == {"table4_vs_random"}
     assert v["cifar_error"] == NOT_TESTABLE and v["table9"] == NOT_TESTABLE and v["video_vs_das_oadv"] == NOT_TESTABLE
     row = report.loc["error_B"]
     assert row["n"] == "3, 3" and float(row["p"]) < 0.05 and float(row["min. detectable effect"]) > 0
@@ -88,3 +96,15 @@ def test_a_broken_run_folder_is_an_error_naming_it(runs, tmp_path):
     (broken / "search-C-s1" / "metrics.csv").write_text("epoch\n")  # finished (genotype.json) but unreadable
     with pytest.raises(SdasError, match="search-C-s1.*cannot be read.*remove that folder"):
         collect_results(broken)
+
+
+def test_searched_cells_that_do_not_beat_random_ones_are_not_reproduced(runs, tmp_path):
+    import shutil
+
+    worse = tmp_path / "runs"
+    shutil.copytree(runs, worse)
+    for seed in range(3):  # random cells as good as SDAS-B's
+        result = json.loads((worse / f"retrain-random-s{seed}" / "result.json").read_text())
+        (worse / f"retrain-random-s{seed}" / "result.json").write_text(json.dumps({**result, "test_acc": 0.90 + 0.003 * seed}))
+    v = reproduction_report(worse).set_index("claim")["verdict"]
+    assert not any(v[f"random_{s}"] == REPRODUCED for s in ("das", "A", "B", "C"))

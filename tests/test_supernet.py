@@ -271,3 +271,75 @@ def test_float_mixing_path_equals_the_tensor_path(n_decisions):
         torch.testing.assert_close(float_path, tensor_path)
         outs.append(tensor_path)
     assert not torch.allclose(outs[0], outs[1])  # the two modes really differ
+
+
+# -- Table 2's "discrete, mixing weights kept" -----------------------------------------------------
+
+
+def partly_decided_then_derived(net):
+    """Node 2 of the normal cell decided (Eq. 1), edge (1, 3) decided alone (Eq. 4), the rest mixed;
+    then every remaining decision made by the rules, as run.search's discrete_network does."""
+    alpha, beta = randomize_arch(net)
+    before = DiscretizationState(IMAGE_SPACE)
+    before.apply(edge_decision(before, "normal", (0, 2), "sep_conv_3x3"))
+    before.apply(edge_decision(before, "normal", (1, 2), "max_pool_3x3"))
+    before.apply(Decision(before.n_done, 0, "normal", "node", None, 2, (0, 1), 0.1, None, (), ()))
+    before.apply(edge_decision(before, "normal", (1, 3), "dil_conv_3x3"))
+    after = before.copy()
+    decide(after, alpha, beta, IMAGE_SPACE.total_decisions - after.n_done, 0)
+    return alpha, beta, before, after
+
+
+def test_kept_mixing_weights_are_the_supernet_weights_of_the_kept_edges():
+    from sdas_lib.core.discretization import supernet_edge_scales
+    net = small_net()
+    alpha, beta, before, after = partly_decided_then_derived(net)
+    scales = supernet_edge_scales(before, after, alpha, beta)
+    sig = {c: torch.sigmoid(beta[c]).tolist() for c in beta}
+    assert scales["normal"][EDGE[(0, 2)]] == scales["normal"][EDGE[(1, 2)]] == 1.0  # node decided: Eq. 1
+    if EDGE[(1, 3)] in scales["normal"]:  # edge decided alone: sigmoid(β)
+        assert scales["normal"][EDGE[(1, 3)]] == pytest.approx(sig["normal"][EDGE[(1, 3)]])
+    for c in ("normal", "reduce"):
+        kept = [e for e in after.edge_ops[c] if after.edge_alive(c, e)]
+        assert sorted(scales[c]) == sorted(kept) and len(kept) == 2 * IMAGE_SPACE.n_nodes
+        for e in kept:
+            if e in before.edge_ops[c]:
+                continue
+            op_weight = torch.softmax(alpha[c][e], -1)[after.edge_ops[c][e]].item()  # Eq. 2
+            assert scales[c][e] == pytest.approx(op_weight * sig[c][e])
+            assert 0 < scales[c][e] < 1
+    with pytest.raises(SdasError, match="decide the rest"):
+        supernet_edge_scales(before, before, alpha, beta)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_network_with_kept_mixing_weights_computes_each_node_as_the_scaled_sum_by_hand(fused):
+    from sdas_lib.core.discretization import supernet_edge_scales
+
+    torch.manual_seed(0)
+    net = small_net().set_fused(fused).eval()
+    alpha, beta, before, after = partly_decided_then_derived(net)
+    net.sync(after)
+    scales = supernet_edge_scales(before, after, alpha, beta)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        plain = net(x)
+        net.keep_mixing_weights(scales)
+        kept = net(x)
+        cell = net.cells[0]
+        s = net.stem(x)
+        states = [cell.preprocess0(s), cell.preprocess1(s)]
+        for i in IMAGE_SPACE.node_ids:  # by hand: node i = Σ_kept scale_e · op_e(state_j)
+            node = 0
+            for e in IMAGE_SPACE.incoming(i):
+                if str(e) in cell.edges:
+                    (op,) = cell.edges[str(e)].ops.values()
+                    node = node + scales["normal"][e] * op(states[IMAGE_SPACE.edges[e][0]])
+            states.append(node)
+        a, b = net.arch_weights(detach=True)["normal"]
+        torch.testing.assert_close(cell(s, s, a, b), torch.cat(states[2:], 1))
+    assert not torch.allclose(kept, plain)  # the weights below 1 change the network
+    with pytest.raises(SdasError, match="every node decided"):
+        small_net().keep_mixing_weights(scales)
+    with pytest.raises(SdasError, match="no scale for the kept edges"):
+        net.keep_mixing_weights({c: {} for c in scales})

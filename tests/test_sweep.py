@@ -222,3 +222,35 @@ def test_a_gpu_the_machine_lacks_is_refused_before_anything_is_written(tmp_path)
     with pytest.raises(SdasError, match="no CUDA GPU; use --device cpu"):
         sweep(["A"], [0], tmp_path / "x", device="cuda", progress=False, log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- Table 4's random control ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_random_cells_are_written_without_a_search_and_retrained_like_found_cells(tmp_path):
+    from sdas_lib.core.random_cells import random_genotype
+    from sdas_lib.run.search import search_space
+
+    out = tmp_path / "s"
+    table, lines = run_sweep(["random"], [0, 1], out, retrain=True, train_preset=MICRO_TRAIN)
+    preset = dataclasses.replace(TINY, **MICRO)
+    for seed in (0, 1):
+        r = row(table, "random", seed)
+        folder = out / f"search-random-s{seed}"
+        assert (r["status"], r["retrain_status"], r["error"]) == ("done", "done", "")
+        assert sorted(p.name for p in folder.iterdir()) == ["config.json", "genotype.json"]  # no search ran
+        assert json.loads((folder / "config.json").read_text())["schedule"] == "random"
+        assert Genotype.load(folder / "genotype.json") == random_genotype(search_space(preset), seed)
+        assert r["search_seconds"] == 0 and r["test_acc_discrete"] != r["test_acc_discrete"]  # NaN: no search weights
+        retrained = out / f"retrain-random-s{seed}"
+        assert (retrained / "genotype.json").read_bytes() == (folder / "genotype.json").read_bytes()
+        assert r["test_acc"] == json.loads((retrained / "result.json").read_text())["test_acc"]
+    assert row(table, "random", 0)["genotype"] != row(table, "random", 1)["genotype"]
+
+    before = files(out)
+    again, _ = run_sweep(["random"], [0, 1], out, retrain=True, train_preset=MICRO_TRAIN)
+    assert list(again["status"]) == ["skipped", "skipped"] and files(out) == before
+    random_genotype(search_space(preset), 5).save(out / "search-random-s1" / "genotype.json")  # another cell
+    third, _ = run_sweep(["random"], [0, 1], out)
+    assert list(third["status"]) == ["skipped", "failed"] and "not this sweep's random cell" in third["error"][1]

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from sdas_lib.core.opsets import op_set_info
 from sdas_lib.nets.supernet import SearchEdge
 from sdas_lib.run.search import TEST_BATCH, Searcher
 
@@ -41,7 +42,7 @@ def test_das_relaxed_accuracy_at_T_is_measured_on_the_fully_mixed_supernet(micro
     assert relaxed == [(s.T, edges * test_batches)]  # every edge of every cell still mixed, each batch
     assert all(n == 0 for _, is_relaxed, n in s.mixed_calls if not is_relaxed)  # the discrete copies
     row = result.metrics[-1]
-    for key in ("test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated"):
+    for key in ("test_acc_relaxed", "test_acc_discrete_weights_kept", "test_acc_discrete", "test_acc_discrete_bn_reestimated"):
         assert row[key] == row[key], key  # measured (not NaN) in the last epoch
     assert s.state.complete and row["decisions"] == 36
 
@@ -57,6 +58,15 @@ def test_discrete_network_keeps_the_search_weights_and_batchnorm_statistics(micr
         kept = discrete.state_dict()
         assert kept and all(torch.equal(v, ref[k]) for k, v in kept.items())  # same tensors, nothing re-estimated
         assert sum(not e.decided for m in [discrete] for e in m.modules() if isinstance(e, SearchEdge)) == 0
+        weighted = searcher.discrete_network(keep_mixing_weights=True)
+        assert all(torch.equal(v, ref[k]) for k, v in weighted.state_dict().items())
+        scales = [sc for cell in weighted.cells for sc in cell.kept_scales.values()]
+        assert len(scales) == len(weighted.cells) * 2 * searcher.space.n_nodes
+        if searcher is fresh:  # α = β = 0: softmax(α)_op · sigmoid(β) = 1/n_ops · 1/2 on every kept edge
+            n_ops = len(op_set_info(searcher.space.op_set).names)
+            assert scales == [pytest.approx(1 / (2 * n_ops))] * len(scales)
+        else:  # after the run every node is decided: Eq. 1's weights are already 1
+            assert all(sc == 1.0 for sc in scales)
         reestimated = searcher.reestimate_batchnorm(discrete).state_dict()
         means = [k for k in kept if k.endswith("running_mean")]
         assert any(not torch.equal(reestimated[k], ref[k]) for k in means)
@@ -68,3 +78,5 @@ def test_evaluation_survives_a_checkpoint_between_the_last_iteration_and_the_epo
     s.save_checkpoint()
     again = Searcher(micro_preset, "C", seed=0, out_dir=tmp_path / "run", resume=True, progress=False, log=lambda line: None)
     assert again.evaluation == s.evaluation
+    row, line = again.epoch_summary(0.0)  # an evaluation saved before the fourth column: that column is NaN
+    assert row["test_acc_discrete"] == 0.25 and math.isnan(row["test_acc_discrete_weights_kept"]) and "0.250" in line

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from sdas_lib.core.genotype import DARTS_V1, DARTS_V2
-from sdas_lib.run.tables import mean_std, table2, table4, table5
+from sdas_lib.run.tables import discretization_gap_parts, mean_std, table2, table4, table5
 
 
 def results(test_acc_c=(0.95, 0.96, 0.97), folders=None):
@@ -30,6 +30,9 @@ def test_table2_and_table4_per_schedule():
     t2 = table2(results())
     assert list(t2["method"]) == ["DAS", "SDAS-A", "SDAS-C"] and list(t2["seeds"]) == [3, 3, 3]
     assert t2.loc[0, "discrete (paper's protocol)"] == "0.100 ± 0.000" and t2.loc[0, "paper discrete %"] == 54.66
+    assert set(t2["discrete, mixing weights kept"]) == {"-"}  # a sweep written before that column
+    df = results().assign(test_acc_discrete_weights_kept=0.5)
+    assert table2(df).loc[0, "discrete, mixing weights kept"] == "0.500 ± 0.000"
     t4 = table4(results())
     assert t4.loc[0, "test error %"] == "10.00 ± 1.00" and t4.loc[2, "cost / DAS"] == f"{26 / 101:.2f}"
     assert t4.loc[1, "paper cost / DAS"] == f"{0.31 / 0.52:.2f}" and t4.loc[0, "params"] == "1001 ± 1"
@@ -63,3 +66,43 @@ def test_a_failed_retraining_leaves_its_row_out_of_table4_and_the_plot(tmp_path)
     points = [{"name": f"{r.schedule}-s{r.seed}", "params": r.params, "test_acc": r.test_acc} for r in df.itertuples()]
     fig = plot_accuracy_vs_params(points, path=tmp_path / "fig.png")
     assert len(fig.axes[0].texts) == len(points) - 1 and (tmp_path / "fig.png").is_file()
+
+
+def test_a_search_folder_written_before_the_fourth_table2_column_stays_readable(tmp_path):
+    import json
+
+    from sdas_lib.run.outputs import search_outputs
+
+    DARTS_V2.save(tmp_path / "genotype.json")
+    (tmp_path / "config.json").write_text(json.dumps({"dataset": "digits", "preset": {"name": "micro"}}))
+    (tmp_path / "iterations.csv").write_text("# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average\n1,0,0.5,0.1\n")
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,test_acc_relaxed,test_acc_discrete,test_acc_discrete_bn_reestimated\n1,0.5,0.25,0.75\n")
+    out = search_outputs(tmp_path)
+    assert out["test_acc_discrete"] == 0.25 and out["search_seconds"] == 0.5
+    assert out["test_acc_discrete_weights_kept"] != out["test_acc_discrete_weights_kept"]  # NaN: not measured
+
+
+def test_the_gap_parts_add_up_to_relaxed_minus_discrete_over_the_seeds_that_measured_them():
+    df = results()
+    assert discretization_gap_parts(df).empty  # older folders: no fourth column, no parts
+    df["test_acc_discrete_weights_kept"] = [0.5, 0.7, 0.6, 0.9, 0.9, 0.9, 0.95, 0.95, float("nan"), 0.0]
+    parts = discretization_gap_parts(df).set_index("method")
+    assert list(parts.index) == ["DAS", "SDAS-A", "SDAS-C"] and list(parts["seeds"]) == [3, 3, 2]
+    das = parts.loc["DAS"]
+    assert das["choice of ops"] == pytest.approx(0.98 - 0.6) and das["weights jump to 1"] == pytest.approx(0.6 - 0.1)
+    assert das["choice of ops"] + das["weights jump to 1"] == pytest.approx(0.98 - 0.1)
+    assert das["BN re-estimation recovers"] == pytest.approx(0.2 - 0.1)
+    assert parts.loc["SDAS-C", "choice of ops"] == pytest.approx(0.98 - 0.95)
+
+
+def test_random_cells_join_table4_but_not_table2():
+    df = results()
+    rand = [{"schedule": "random", "seed": seed, "status": "done", "folder": "", "test_acc_relaxed": float("nan"),
+             "test_acc_discrete": float("nan"), "test_acc_discrete_bn_reestimated": float("nan"),
+             "search_seconds": 0.0, "params": 900, "test_acc": acc} for seed, acc in enumerate((0.8, 0.9))]
+    df = pd.concat([df, pd.DataFrame(rand)], ignore_index=True)
+    assert "Random" not in set(table2(df)["method"])  # no search weights to test
+    t4 = table4(df).set_index("method")
+    assert t4.loc["Random", "test error %"] == "15.00 ± 7.07" and t4.loc["Random", "cost / DAS"] == "0.00"
+    assert t4.loc["Random", "paper error %"] == "3.49" and t4.loc["Random", "paper cost / DAS"] == "-"

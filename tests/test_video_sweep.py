@@ -7,6 +7,7 @@ The runs use the micro video presets (4 frames of 16x16 moving digits, narrow ce
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,12 @@ def test_the_video_claims_are_judged_from_the_runs_numbers():
     assert judge("video_transfer", {"transfer": moved}) == REPRODUCED
     assert judge("video_baseline", {"transfer": moved, "baseline": {"res50-3d": {"test_acc": [0.95, 0.96]}}}) == CONTRADICTED
     assert judge("video_kinetics", {}) == NOT_TESTABLE
+    control = {("C", "oadv"): {acc: [0.8, 0.82, 0.81]}, ("das", "oadv"): {acc: [0.5, 0.52, 0.51]},
+               ("random", "oadv"): {acc: [0.6, 0.61, 0.62]}}
+    assert judge("video_random_C", {"retrain": control}) == REPRODUCED  # SDAS-C's Oadv cells beat random ones
+    assert judge("video_random_das", {"retrain": control}) == CONTRADICTED  # DAS's fall below them
+    assert judge("video_random_C", {"retrain": {("C", "oadv"): control[("C", "oadv")]}}) == NOT_TESTABLE
+    assert {c.family for c in CLAIMS if c.key.startswith("video_random_")} == {"table6_vs_random"}
 
 
 def test_the_table6_family_is_corrected_together():
@@ -147,3 +154,18 @@ def test_a_killed_baseline_fails_alone_and_the_same_call_resumes_it(tmp_path, mo
     again = train_baselines(["res50-2d"], [0, 1], tmp_path / "out", train_preset=fine, width_divisor=16, jobs=2, log=quiet)
     assert list(again["status"]) == ["skipped", "resumed"] and again.loc[0, "test_acc"] == first.loc[0, "test_acc"]
     assert (killed / "result.json").is_file() and "resumed at iteration 4" in (killed / "log.txt").read_text()
+
+
+def test_a_random_cell_folder_on_video_is_read_as_its_retraining_only(tmp_path):
+    from sdas_lib.core.random_cells import random_genotype
+    from sdas_lib.core.space import video_space
+
+    folder = tmp_path / "search-random-oadv-s0"
+    folder.mkdir()
+    random_genotype(video_space("video_oadv"), 0).save(folder / "genotype.json")
+    (folder / "config.json").write_text(json.dumps({"schedule": "random", "seed": 0}))
+    (tmp_path / "retrain-random-oadv-s0").mkdir()
+    (tmp_path / "retrain-random-oadv-s0" / "result.json").write_text(
+        json.dumps({"params": 500, "test_acc": 0.3, "seconds": 1.0, "dataset": "moving_digits"}))
+    results = collect_video_results(tmp_path)
+    assert results["search"] == {} and results["retrain"][("random", "oadv")]["test_acc"] == [0.3]

@@ -383,3 +383,32 @@ def test_confusion_matrix_plot_writes_each_count_in_its_cell():
     assert ax.get_images()[0].get_array().tolist() == [[5, 0], [3, 2]]
     assert sorted((t.get_position(), t.get_text()) for t in ax.texts) == [((0, 0), "5"), ((0, 1), "3"), ((1, 1), "2")]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlabel() == "predicted"
+
+
+def test_relaxed_vs_discrete_bars_show_the_kept_mixing_weights_where_measured():
+    rows = [
+        {"schedule": "das", "seed": 0, "test_acc_relaxed": 0.98, "test_acc_discrete_weights_kept": 0.50,
+         "test_acc_discrete": 0.10, "test_acc_discrete_bn_reestimated": 0.2},
+        {"schedule": "das", "seed": 1, "test_acc_relaxed": 0.96, "test_acc_discrete_weights_kept": 0.70,
+         "test_acc_discrete": 0.12, "test_acc_discrete_bn_reestimated": 0.3},
+        {"schedule": "A", "seed": 0, "test_acc_relaxed": 0.90, "test_acc_discrete_weights_kept": "",
+         "test_acc_discrete": 0.80, "test_acc_discrete_bn_reestimated": 0.9},  # an older run folder's row
+    ]
+    bars = [c for c in plot_relaxed_vs_discrete(rows).axes[0].containers if isinstance(c, BarContainer)]
+    assert [b.get_label() for b in bars] == [
+        "relaxed", "discrete, mixing weights kept", "discrete (paper: same BN statistics)", "discrete, BN re-estimated"]
+    assert [p.get_height() for p in bars[1]][0] == pytest.approx(0.60)  # DAS: the mean of its two seeds
+    assert [p.get_height() for p in bars[2]] == pytest.approx([0.11, 0.80])
+
+
+def test_random_cells_have_their_own_colour_and_name_in_the_plots():
+    from matplotlib.colors import to_hex
+
+    from sdas_lib.viz.figure import SCHEDULE_COLOURS
+    from sdas_lib.viz.plots import schedule_label
+
+    rows = [{"name": "random-s0", "schedule": "random", "params": 60_000, "test_acc": 0.5},
+            {"name": "C-s0", "schedule": "C", "params": 70_000, "test_acc": 0.9}]
+    (points,) = plot_accuracy_vs_params(rows).axes[0].collections
+    assert [to_hex(c) for c in points.get_facecolors()] == [SCHEDULE_COLOURS["random"], SCHEDULE_COLOURS["C"]]
+    assert [schedule_label(s) for s in ("random", "das", "B")] == ["Random", "DAS", "SDAS-B"]

@@ -364,3 +364,39 @@ def decide(
         state.history[-1] = d
         made.append(d)
     return made
+
+
+def supernet_edge_scales(
+    before: DiscretizationState, after: DiscretizationState, alpha, beta
+) -> dict[str, dict[int, float]]:
+    """The weight each edge kept in ``after`` had in the supernet in state ``before``, with the same α/β.
+
+    In the supernet an edge's op is scaled by softmax(α)_op · sigmoid(β) (Eq. 2), by sigmoid(β)
+    alone once the edge is decided (Eq. 4) and by 1 once its node is decided (Eq. 1). Deriving the
+    cell (``before`` → ``after``) replaces each weight by 1; keeping these weights instead separates
+    that jump from the choice of ops (Table 2's "discrete, mixing weights kept").
+
+    Returns:
+        ``{cell_type: {edge index: scale}}`` for every edge alive in ``after`` (it must be complete).
+    """
+    if not after.complete:
+        raise SdasError(
+            f"the derived state has {after.n_done} of {after.space.total_decisions} decisions; "
+            "decide the rest first (run.search's discrete_network does)"
+        )
+    alpha = {ct: as_lists(v) for ct, v in alpha.items()}
+    beta = {ct: as_lists(v) for ct, v in beta.items()}
+    out: dict[str, dict[int, float]] = {}
+    for ct in after.space.cell_type_names:
+        scales = {}
+        for e, col in after.edge_ops[ct].items():
+            if not after.edge_alive(ct, e):
+                continue
+            i = after.space.edges[e][1]
+            if i in before.node_inputs[ct]:
+                scales[e] = 1.0  # Eq. 1: already a plain sum
+                continue
+            op_weight = 1.0 if e in before.edge_ops[ct] else softmax(alpha[ct][e])[col]
+            scales[e] = op_weight * sigmoid([beta[ct][e]])[0]
+        out[ct] = scales
+    return out

@@ -147,6 +147,9 @@ class SearchCell(nn.Module):
             }
         )
         self.node_inputs: dict[int, tuple[int, ...]] = {}
+        # {edge index: constant scale} for edges of decided nodes that keep a supernet weight in
+        # place of Eq. 1's 1 (Table 2's "mixing weights kept"; SearchNetwork.keep_mixing_weights).
+        self.kept_scales: dict[int, float] = {}
         # (node, [(edge index, source j)]) for the edges still held, refreshed on each decision.
         self._plan = self._make_plan()
 
@@ -180,6 +183,11 @@ class SearchCell(nn.Module):
         self._plan = self._make_plan()
         return removed
 
+    def _plain_coefs(self, e: int):
+        """A decided node's edge: a plain sum (Eq. 1), or its kept supernet weight."""
+        scale = self.kept_scales.get(e)
+        return None if scale is None else (scale,)
+
     def forward(self, s0, s1, alpha_w, beta_w):
         """alpha_w: softmax(α) (E, n_ops) and beta_w: sigmoid(β) (E,), as tensors (α/β step) or
         nested Python lists of constants (w step, reference path only); None once no longer used."""
@@ -192,7 +200,7 @@ class SearchCell(nn.Module):
             for e, j in edges:
                 edge = self.edges[str(e)]
                 if edge.decided:
-                    coefs = None if plain else (beta_w[e],)  # Eq. 4: sigmoid(β) · o(x)
+                    coefs = self._plain_coefs(e) if plain else (beta_w[e],)  # Eq. 1, or Eq. 4: sigmoid(β) · o(x)
                 else:  # an undecided edge implies an undecided node
                     w = alpha_w[e]
                     if isinstance(w, torch.Tensor):
@@ -219,7 +227,7 @@ class SearchCell(nn.Module):
             mixed, rows, decided = self._sources[j]
             x = states[j]
             for e, i in decided:
-                c = None if i in self.node_inputs else (beta_w[e],)  # Eq. 1 plain sum, or Eq. 4
+                c = self._plain_coefs(e) if i in self.node_inputs else (beta_w[e],)  # Eq. 1 plain sum, or Eq. 4
                 acc[i] = self.edges[str(e)](x, c, acc.get(i))
             if mixed:
                 edges = [self.edges[str(e)] for e, _ in mixed]
@@ -312,6 +320,22 @@ class SearchNetwork(nn.Module):
             for c in self.space.cell_type_names
         }
         return removed
+
+    def keep_mixing_weights(self, scales: Mapping[str, Mapping[int, float]]) -> "SearchNetwork":
+        """Scale each kept edge of a fully decided network by a constant in place of Eq. 1's 1, e.g.
+        :func:`~sdas_lib.core.discretization.supernet_edge_scales` (Table 2's "discrete, mixing
+        weights kept"); returns self. Both the fused and the reference path honour the scales."""
+        if not all(done for _, done in self._complete.values()):
+            raise SdasError("keep_mixing_weights needs every node decided; sync the network to a complete state first")
+        for cell in self.cells:
+            given = scales.get(cell.cell_type)
+            if given is None:
+                raise SdasError(f"no scales for cell type {cell.cell_type!r}; give {choices(self.space.cell_type_names)}")
+            missing = sorted(e for e in map(int, cell.edges) if e not in given)
+            if missing:
+                raise SdasError(f"no scale for the kept edges {missing} of cell type {cell.cell_type!r}")
+            cell.kept_scales = {int(e): float(given[int(e)]) for e in cell.edges}
+        return self
 
     def arch_weights(self, detach: bool) -> dict[str, tuple[torch.Tensor | None, torch.Tensor | None]]:
         """softmax(α) and sigmoid(β) per cell type, skipping what a finished cell type no longer uses."""

@@ -16,8 +16,11 @@ from pathlib import Path
 from ..core.genotype import Genotype
 from ..errors import SdasError
 
-# The last epoch's accuracies a search reports (metrics.csv columns).
-SEARCH_ACCURACIES = ("test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated")
+# The last epoch's accuracies a search reports (metrics.csv columns, Table 2's four). Run folders
+# written before "discrete, mixing weights kept" existed lack its column: it reads as NaN.
+SEARCH_ACCURACIES = (
+    "test_acc_relaxed", "test_acc_discrete_weights_kept", "test_acc_discrete", "test_acc_discrete_bn_reestimated",
+)
 
 
 def genotype_line(genotype: Genotype) -> str:
@@ -50,8 +53,20 @@ def search_outputs(folder: str | os.PathLike) -> dict:
     return {
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
         "search_seconds": search_seconds(folder),
-        **{k: float(last[k]) for k in SEARCH_ACCURACIES},
+        **{k: float(last.get(k) or "nan") for k in SEARCH_ACCURACIES},
         "dataset": config["dataset"], "preset_name": config["preset"]["name"],
+    }
+
+
+def random_cell_outputs(folder: str | os.PathLike) -> dict:
+    """What a random-cell folder of a sweep says (Table 4's random control): its genotype, no search
+    (zero search seconds, no search accuracies) and the preset it was drawn for."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    return {
+        "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
+        "search_seconds": 0.0, **dict.fromkeys(SEARCH_ACCURACIES, float("nan")),
+        "dataset": "", "preset_name": config["preset"]["name"],
     }
 
 

@@ -31,10 +31,12 @@ weights and the decisions). After a decision prunes the network, DDP is rebuilt 
 Evaluations split the test set over the ranks.
 
 Table 2 (docs/paper_notes.md): at every evaluation, after the last iteration's w and α/β steps and before its
-decisions, the search weights are tested three ways: ``relaxed`` (the supernet as it is, so at
-t = T before DAS's final decisions), ``discrete`` (the derived genotype imposed on the same
-weights and BatchNorm running statistics: the paper's protocol, after SNAS) and
-``discrete_bn_reestimated`` (the same with BN statistics re-estimated on w-train batches).
+decisions, the search weights are tested four ways: ``relaxed`` (the supernet as it is, so at
+t = T before DAS's final decisions), ``discrete_weights_kept`` (the derived genotype whose kept ops
+keep their supernet weights, softmax(α)·sigmoid(β): it separates the choice of ops from Eq. 1's jump
+of the weights to 1), ``discrete`` (the derived genotype imposed on the same weights and BatchNorm
+running statistics: the paper's protocol, after SNAS) and ``discrete_bn_reestimated`` (the same with
+BN statistics re-estimated on w-train batches).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..core.discretization import Decision, DiscretizationState, decide
+from ..core.discretization import Decision, DiscretizationState, decide, supernet_edge_scales
 from ..core.counting import count_valid_architectures
 from ..core.genotype import Genotype
 from ..core.history import arch_snapshot, history_document
@@ -68,11 +70,12 @@ from .distributed import state_digest
 from .faults import kill_point, perturb_point, rank_record
 from .inputs import clips_per_test_sample, iterate_test_set, load_run_data, score_test_batch
 from .loop import RunLoop
+from .outputs import SEARCH_ACCURACIES
 from .presets import SearchPreset, check_search_preset
 
 METRIC_FIELDS = (
     "epoch", "iteration", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc_relaxed",
-    "test_acc_discrete", "test_acc_discrete_bn_reestimated", "decisions", "valid_architectures", "w_lr", "seconds",
+    "test_acc_discrete_weights_kept", "test_acc_discrete", "test_acc_discrete_bn_reestimated", "decisions", "valid_architectures", "w_lr", "seconds",
 )
 
 
@@ -342,17 +345,22 @@ class Searcher(RunLoop):
         correct, total = self.ranks.sum_values(correct, total)
         return correct / max(total, 1)
 
-    def discrete_network(self) -> SearchNetwork:
+    def discrete_network(self, keep_mixing_weights: bool = False) -> SearchNetwork:
         """A copy of the supernet with the derived genotype imposed on the same weights and the
         same BatchNorm running statistics (nothing re-estimated: the paper's protocol, after SNAS).
 
         Undecided edges and nodes are decided at once by the same rules (as DAS would now).
+        ``keep_mixing_weights``: each kept edge keeps the weight it had in the supernet
+        (softmax(α)_op · sigmoid(β), Eq. 2; sigmoid(β) for a decided edge; 1 for a decided node)
+        in place of Eq. 1's 1, which isolates the choice of ops from the jump of the weights.
         """
         net = copy.deepcopy(self.net)
         state = self.state.copy()
         alpha, beta = net.arch.as_dicts()
         decide(state, alpha, beta, self.M - state.n_done, self.t)
         net.sync(state)
+        if keep_mixing_weights:
+            net.keep_mixing_weights(supernet_edge_scales(self.state, state, alpha, beta))
         return net
 
     @torch.no_grad()
@@ -376,10 +384,12 @@ class Searcher(RunLoop):
         return net
 
     def evaluate(self) -> dict[str, float]:
-        """Test accuracy of the search weights: relaxed, discrete (paper), discrete with BN re-estimated."""
+        """Test accuracy of the search weights (Table 2): relaxed, discrete with the mixing weights kept,
+        discrete (paper), discrete with BN re-estimated."""
         discrete = self.discrete_network()
         return {
             "test_acc_relaxed": self.test_accuracy(self.net),
+            "test_acc_discrete_weights_kept": self.test_accuracy(self.discrete_network(keep_mixing_weights=True)),
             "test_acc_discrete": self.test_accuracy(discrete),
             "test_acc_discrete_bn_reestimated": self.test_accuracy(self.reestimate_batchnorm(discrete)),
         }
@@ -397,7 +407,9 @@ class Searcher(RunLoop):
     def epoch_summary(self, seconds: float) -> tuple[dict, str]:
         p, r = self.preset, self.running
         self.w_sched.step()
-        acc = self.evaluation or dict.fromkeys(("test_acc_relaxed", "test_acc_discrete", "test_acc_discrete_bn_reestimated"), float("nan"))
+        # An evaluation saved by an older version (a checkpoint between the last iteration and the epoch
+        # close) lacks the newer columns: NaN.
+        acc = {**dict.fromkeys(SEARCH_ACCURACIES, float("nan")), **(self.evaluation or {})}
         self.evaluation = None
         row = {
             "epoch": self.epoch + 1, "iteration": self.t,
@@ -411,7 +423,8 @@ class Searcher(RunLoop):
         line = (
             f"epoch {row['epoch']}/{p.epochs} it {self.t}: train loss {row['train_loss']:.4f} acc "
             f"{row['train_acc']:.3f} | val loss {row['val_loss']:.4f} acc {row['val_acc']:.3f} | test relaxed "
-            f"{acc['test_acc_relaxed']:.3f} discrete {acc['test_acc_discrete']:.3f} (BN re-estimated "
+            f"{acc['test_acc_relaxed']:.3f} discrete {acc['test_acc_discrete']:.3f} (weights kept "
+            f"{acc['test_acc_discrete_weights_kept']:.3f}, BN re-estimated "
             f"{acc['test_acc_discrete_bn_reestimated']:.3f}) | decided {self.state.n_done}/{self.M}, "
             f"{row['valid_architectures']:.4g} valid architectures left | {seconds:.1f}s"
         )

@@ -8,7 +8,9 @@ computes on one torch thread: one small search does not scale across threads, an
 share the cores better. A job runs its search into ``out/search-<schedule>-s<seed>`` and, with
 ``retrain``, then retrains the genotype it found into ``out/retrain-<schedule>-s<seed>`` (same seed;
 ``retrain_prefix`` renames the retraining folders, e.g. ``transfer`` for a second retraining of the same
-searches on other labels). :func:`train_baselines` runs hand-crafted video baselines on the same worker
+searches on other labels). The pseudo-schedule ``random`` (Table 4's control) searches nothing: its
+``search-random-s<seed>`` folder holds the seed's :func:`~sdas_lib.core.random_cells.random_genotype`
+and a config naming it random, with zero search seconds, and is retrained like a found cell. :func:`train_baselines` runs hand-crafted video baselines on the same worker
 pool, with the same rules. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
 finished folder says is read by :mod:`sdas_lib.run.outputs`.
 
@@ -33,6 +35,7 @@ import dataclasses
 import multiprocessing as mp
 import multiprocessing.connection
 import numbers
+import json
 import os
 import re
 import signal
@@ -43,18 +46,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from ..core.genotype import Genotype
+from ..core.random_cells import RANDOM, random_genotype
 from ..core.schedule import get_schedule
 from ..errors import SdasError
+from ..files import atomic_write_json
 from .faults import run_kill_point
 from .folders import run_state
-from .outputs import SEARCH_ACCURACIES, genotype_line, retrain_outputs, search_outputs
+from .outputs import SEARCH_ACCURACIES, genotype_line, random_cell_outputs, retrain_outputs, search_outputs
 from .presets import (
     SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset, override, resolve_op_set,
     search_presets, train_presets,
 )
 
 # Longest first: on the tiny preset DAS costs most, then SDAS-B, A and C (README, Table 4's search seconds).
-LONGEST_FIRST = ("das", "B", "A", "C")
+LONGEST_FIRST = ("das", "B", "A", "C", RANDOM)
 # Within a schedule, the costlier op set first: tiny video search iterations, O3D 2.4 s, Oadv 1.8 s, O2D 1.5 s.
 COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
 STATUSES = ("done", "resumed", "skipped", "failed")
@@ -113,7 +119,53 @@ def job_name(schedule: str, op_set_label: str, seed: int) -> str:
 def search_state(job: SweepJob) -> str:
     from .search import Searcher
 
+    if job.schedule == RANDOM:
+        return random_cell_state(job)
     return run_state(job.search_dir, Searcher, Searcher.settings_key(job.preset, job.seed, Searcher.key_extra(job.schedule)))
+
+
+def _random_cell_config(job: SweepJob) -> dict:
+    return {"schedule": RANDOM, "seed": job.seed, "op_set": job.preset.op_set, "task": job.preset.task,
+            "preset": {"name": job.preset.name}, "search": "none: a genotype drawn uniformly from the search space"}
+
+
+def random_cell_state(job: SweepJob) -> str:
+    """``missing`` or ``complete`` for a random-cell folder; a folder holding something else is refused."""
+    folder = Path(job.search_dir)
+    if not folder.exists():
+        return "missing"
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        same = {k: config.get(k) for k in ("schedule", "seed", "op_set", "task")} == {
+            k: v for k, v in _random_cell_config(job).items() if k in ("schedule", "seed", "op_set", "task")}
+        genotype = Genotype.load(folder / "genotype.json")
+    except (OSError, ValueError, SdasError):
+        same = False
+    from .search import search_space
+
+    if not same or genotype != random_genotype(search_space(job.preset), job.seed):
+        raise SdasError(f"{folder} is not this sweep's random cell (seed {job.seed}, op set {job.preset.op_set}); "
+                        "delete it or choose another --out")
+    return "complete"
+
+
+def _random_cell(job: SweepJob) -> dict:
+    """Table 4's random control: draw the seed's genotype and write it with a config naming it random
+    (no search, no search cost); the retraining then runs exactly as for a found cell."""
+    try:
+        if random_cell_state(job) == "missing":
+            from .search import search_space
+
+            folder = Path(job.search_dir)
+            folder.mkdir(parents=True)
+            random_genotype(search_space(job.preset), job.seed).save(folder / "genotype.json")
+            atomic_write_json(folder / "config.json", _random_cell_config(job))
+            status = "done"
+        else:
+            status = "skipped"
+        return {"status": status, **random_cell_outputs(job.search_dir)}
+    except SdasError as err:
+        return {"status": "failed", "error": f"{job.search_dir}: {_one_line(err)}"}
 
 
 def retrain_state(job: SweepJob) -> str:
@@ -161,6 +213,8 @@ def _run(folder: str, state_of, make, outputs, status_key: str) -> dict:
 def _search(job: SweepJob) -> dict:
     from .search import Searcher
 
+    if job.schedule == RANDOM:
+        return _random_cell(job)
     def make(resume: bool):
         return Searcher(job.preset, job.schedule, job.seed, device=job.device, out_dir=job.search_dir, resume=resume,
                         progress=False, log=_quiet)
@@ -228,6 +282,8 @@ def _worker(conn: mp.connection.Connection) -> None:
 
 
 def _schedule_name(name: str) -> str:
+    if str(name).lower() == RANDOM:  # Table 4's control: random cells, no search
+        return RANDOM
     get_schedule(name)  # an unknown name: one clear error
     return {"a": "A", "b": "B", "c": "C"}.get(str(name).lower(), str(name).lower())
 
@@ -299,7 +355,8 @@ def sweep(
     nothing. Run folders are skipped, resumed or started as the module docstring says.
 
     Args:
-        schedules: ``"A"``, ``"B"``, ``"C"``, ``"das"`` (any case); repeats are dropped.
+        schedules: ``"A"``, ``"B"``, ``"C"``, ``"das"`` (any case), and ``"random"`` for random cells
+            (no search; the control of Table 4); repeats are dropped.
         seeds: the seeds of every schedule; repeats are dropped.
         out: the sweep's folder; runs go to ``search-<schedule>-s<seed>`` and ``retrain-<schedule>-s<seed>``
             (with ``op_sets``: ``search-<schedule>-<op set>-s<seed>``, e.g. ``search-C-o3d-s0``).
@@ -323,7 +380,8 @@ def sweep(
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
         (the stored name, e.g. ``video_o3d``), ``seed``,
         ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` (its iterations only, :mod:`~sdas_lib.run.outputs`), the last
-        epoch's ``test_acc_relaxed`` / ``test_acc_discrete`` / ``test_acc_discrete_bn_reestimated``; with
+        epoch's ``test_acc_relaxed`` / ``test_acc_discrete_weights_kept`` / ``test_acc_discrete`` /
+        ``test_acc_discrete_bn_reestimated`` (Table 2; :data:`~sdas_lib.run.outputs.SEARCH_ACCURACIES`); with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),
         ``test_acc``, ``retrain_seconds``, ``retrain_dataset``; then ``error`` (empty unless failed) and
         ``dataset`` (the search data set's name; the full description is logged).
@@ -340,7 +398,7 @@ def sweep(
         )
     schedules = _unique([_schedule_name(s) for s in ([schedules] if isinstance(schedules, str) else schedules)])
     if not schedules:
-        raise SdasError("no schedules given; choose from: 'das', 'A', 'B', 'C'")
+        raise SdasError("no schedules given; choose from: 'das', 'A', 'B', 'C', 'random'")
     seeds = [seeds] if _is_int(seeds) else seeds
     if isinstance(seeds, str) or not len(seeds):
         raise SdasError("no seeds given; pass one or more integers (--seeds 0 1 2)")
@@ -457,6 +515,11 @@ def _plan(job: SweepJob) -> str:
 def _run_line(job: SweepJob, row: dict) -> str:
     if "failed" in (row.get("status"), row.get("retrain_status")):
         return f"{job.name}: failed: {row.get('error', '')}"
+    if job.schedule == RANDOM:
+        line = f"{job.name}: random cell {row['status']} (no search)"
+        if job.retrain_dir is not None:
+            line += f"; retrain {row['retrain_status']} ({row['retrain_seconds']:.1f} s), test acc {row['test_acc']:.3f}"
+        return line
     line = (
         f"{job.name}: search {row['status']} ({row['search_seconds']:.1f} s), test acc relaxed "
         f"{row['test_acc_relaxed']:.3f} discrete {row['test_acc_discrete']:.3f}"

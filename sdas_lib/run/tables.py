@@ -15,8 +15,8 @@ from typing import Sequence
 from ..core import paper
 from ..errors import SdasError
 
-ORDER = ("das", "A", "B", "C")
-NAMES = {"das": "DAS", "A": "SDAS-A", "B": "SDAS-B", "C": "SDAS-C"}
+ORDER = ("das", "A", "B", "C", "random")  # "random": Table 4's random cells (no search)
+NAMES = {"das": "DAS", "A": "SDAS-A", "B": "SDAS-B", "C": "SDAS-C", "random": "Random"}
 
 
 def mean_std(values: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
@@ -36,25 +36,56 @@ def _present(x) -> bool:
     return x is not None and not bool(pd.isna(x))
 
 
-def _groups(df):
+def _groups(df, searched_only: bool = False):
+    """(schedule, its rows) in ORDER, failed runs left out; ``searched_only`` leaves out the random cells,
+    which have no search weights."""
     done = df[df["status"] != "failed"] if "status" in df else df
-    return [(s, done[done["schedule"] == s]) for s in ORDER if (done["schedule"] == s).any()]
+    order = [s for s in ORDER if not (searched_only and s == "random")]
+    return [(s, done[done["schedule"] == s]) for s in order if (done["schedule"] == s).any()]
 
 
 def table2(df):
-    """Table 2: test accuracy with the search weights, relaxed and discrete (and BN re-estimated)."""
+    """Table 2: test accuracy with the search weights, relaxed and discrete (and BN re-estimated), with the
+    mixing weights kept between them ('-' for run folders written before that column existed)."""
     import pandas as pd
 
     rows = []
-    for s, g in _groups(df):
+    for s, g in _groups(df, searched_only=True):
         relaxed, discrete = paper.TABLE2.get("DARTS" if s == "das" else f"SDAS-{s}", (None, None))
         rows.append({
             "method": NAMES[s], "seeds": len(g),
-            "relaxed": mean_std(g["test_acc_relaxed"]), "discrete (paper's protocol)": mean_std(g["test_acc_discrete"]),
+            "relaxed": mean_std(g["test_acc_relaxed"]),
+            "discrete, mixing weights kept": mean_std(g["test_acc_discrete_weights_kept"]) if "test_acc_discrete_weights_kept" in g else "-",
+            "discrete (paper's protocol)": mean_std(g["test_acc_discrete"]),
             "discrete, BN re-estimated": mean_std(g["test_acc_discrete_bn_reestimated"]),
             "paper relaxed %": relaxed, "paper discrete %": discrete,
         })
     return pd.DataFrame(rows)
+
+
+def discretization_gap_parts(df):
+    """Table 2's gap split in its parts, per schedule, mean over the seeds that measured all four columns:
+
+    - ``choice of ops`` = relaxed − discrete with the mixing weights kept: what dropping the other ops
+      and edges costs while every kept op keeps its supernet weight;
+    - ``weights jump to 1`` = weights kept − discrete (the paper's protocol): Eq. 1 replacing each weight
+      by 1 on the same BN statistics;
+    - ``BN re-estimation recovers`` = discrete with BN re-estimated − discrete: the part of that jump
+      that is stale BN statistics.
+
+    Run folders written before the fourth column have no row.
+    """
+    import pandas as pd
+
+    cols = ["test_acc_relaxed", "test_acc_discrete_weights_kept", "test_acc_discrete", "test_acc_discrete_bn_reestimated"]
+    rows = []
+    for s, g in _groups(df, searched_only=True):
+        g = g[cols].astype(float).dropna() if all(c in g for c in cols) else g.iloc[:0]
+        if len(g):
+            relaxed, kept, discrete, bn = (g[c].mean() for c in cols)
+            rows.append({"method": NAMES[s], "seeds": len(g), "choice of ops": relaxed - kept,
+                         "weights jump to 1": kept - discrete, "BN re-estimation recovers": bn - discrete})
+    return pd.DataFrame(rows, columns=["method", "seeds", "choice of ops", "weights jump to 1", "BN re-estimation recovers"])
 
 
 def table4(df):
@@ -65,15 +96,17 @@ def table4(df):
     das_mean = statistics.mean(das) if len(das) else float("nan")
     rows = []
     for s, g in _groups(df):
-        p = paper.TABLE4[s]
+        searched = s != "random"  # the random cells: no search, the paper's row has no std and no cost
+        p = paper.TABLE4[s] if searched else paper.TABLE4_RANDOM
         rows.append({
             "method": NAMES[s], "seeds": len(g),
             "test error %": mean_std(1 - g["test_acc"], 2, 100) if "test_acc" in g else "-",
             "params": mean_std(g["params"], 0) if "params" in g else "-",
             "search seconds": mean_std(g["search_seconds"], 0),
             "cost / DAS": f"{statistics.mean(g['search_seconds']) / das_mean:.2f}" if das_mean == das_mean else "-",
-            "paper error %": f"{p['error']} ± {p['error_std']}", "paper params (M)": p["params_m"],
-            "paper cost / DAS": f"{paper.search_cost_ratio(s):.2f}",
+            "paper error %": f"{p['error']} ± {p['error_std']}" if searched else f"{p['error']}",
+            "paper params (M)": p["params_m"],
+            "paper cost / DAS": f"{paper.search_cost_ratio(s):.2f}" if searched else "-",
         })
     return pd.DataFrame(rows)
 
@@ -108,7 +141,7 @@ def table5(df, reference=None):
     import pandas as pd
 
     rows = []
-    for s, g in _groups(df):
+    for s, g in _groups(df, searched_only=True):
         sizes = imagenet_mobile_sizes([Path(f) / "genotype.json" for f in g["folder"]])
         p = paper.TABLE5[s] if s in paper.TABLE5 else {}
         rows.append({
@@ -183,6 +216,6 @@ def transfer_table(df, baselines=None):
 
 
 __all__ = [
-    "table2", "table4", "table5", "imagenet_mobile_sizes", "mean_std", "table6", "transfer_table",
+    "table2", "discretization_gap_parts", "table4", "table5", "imagenet_mobile_sizes", "mean_std", "table6", "transfer_table",
     "OP_SET_ORDER", "OP_SET_NAMES",
 ]

@@ -27,6 +27,7 @@ from .dags import _cell_rows, node_name
 
 TABLE2_COLUMNS = {
     "test_acc_relaxed": "relaxed",
+    "test_acc_discrete_weights_kept": "discrete, mixing weights kept",
     "test_acc_discrete": "discrete (paper: same BN statistics)",
     "test_acc_discrete_bn_reestimated": "discrete, BN re-estimated",
 }
@@ -53,8 +54,9 @@ def _number(v: Any) -> float:
 
 
 def schedule_label(name: str) -> str:
-    """'A' -> 'SDAS-A', 'das' -> 'DAS'."""
-    return "DAS" if str(name).lower() == "das" else f"SDAS-{name}"
+    """'A' -> 'SDAS-A', 'das' -> 'DAS', 'random' -> 'Random' (Table 4's random cells)."""
+    key = str(name).lower()
+    return {"das": "DAS", "random": "Random"}.get(key, f"SDAS-{name}")
 
 
 def plot_schedules(
@@ -152,25 +154,30 @@ def plot_accuracy_curves(
 def plot_relaxed_vs_discrete(
     rows: Sequence[Mapping[str, Any]], *, path: str | os.PathLike | None = None
 ) -> Figure:
-    """Table 2: per schedule, mean ± std over rows (seeds) of the relaxed, discrete and BN re-estimated
-    test accuracies, as grouped bars (notebook 04, figures/table2_discretization_gap.png). Bars take
-    their schedule's colour; the columns differ by shade and hatch.
+    """Table 2: per schedule, mean ± std over rows (seeds) of the relaxed, discrete with the mixing weights
+    kept, discrete and BN re-estimated test accuracies, as grouped bars (notebook 04,
+    figures/table2_discretization_gap.png). Bars take their schedule's colour; the columns differ by
+    shade and hatch.
 
     Args:
         rows: dicts with ``schedule``, ``test_acc_relaxed``, ``test_acc_discrete`` and
-            ``test_acc_discrete_bn_reestimated`` (e.g. table2_discretization_gap.csv); schedules keep
-            the order in which they first appear.
+            ``test_acc_discrete_bn_reestimated`` (e.g. table2_discretization_gap.csv), and
+            ``test_acc_discrete_weights_kept`` where measured: rows without it (older run folders) leave
+            that column's bars out; schedules keep the order in which they first appear.
     """
     schedules = list(dict.fromkeys(str(r["schedule"]) for r in rows))
     fig = new_figure(figsize=(8, 3.8))
     ax = fig.add_subplot()
-    width = 0.8 / len(TABLE2_COLUMNS)
-    styles = [(1.0, ""), (0.55, "//"), (0.3, "..")]
-    for k, (col, label) in enumerate(TABLE2_COLUMNS.items()):
-        values = [[_number(r[col]) for r in rows if str(r["schedule"]) == s] for s in schedules]
-        means = [statistics.mean(v) for v in values]
+    columns = {c: label for c, label in TABLE2_COLUMNS.items()
+               if any(not math.isnan(_number(r.get(c))) for r in rows)}
+    width = 0.8 / len(columns)
+    styles = [(1.0, ""), (0.7, "\\\\"), (0.5, "//"), (0.3, "..")]
+    for k, (col, label) in enumerate(columns.items()):
+        values = [[x for r in rows if str(r["schedule"]) == s for x in [_number(r.get(col))] if not math.isnan(x)]
+                  for s in schedules]
+        means = [statistics.mean(v) if v else math.nan for v in values]
         stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
-        xs = [i + (k - (len(TABLE2_COLUMNS) - 1) / 2) * width for i in range(len(schedules))]
+        xs = [i + (k - (len(columns) - 1) / 2) * width for i in range(len(schedules))]
         alpha, hatch = styles[k % len(styles)]
         ax.bar(xs, means, width, yerr=stds, capsize=3, color=[schedule_colour(s) for s in schedules], alpha=alpha,
                hatch=hatch, edgecolor="black", linewidth=0.5, label=label)
