@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from sdas_lib.core.opsets import op_set_info
-from sdas_lib.nets.supernet import SearchEdge
+from sdas_lib.nets.supernet import SearchCell, SearchEdge
 from sdas_lib.run.search import TEST_BATCH, Searcher
 
 
 class Recording(Searcher):
-    """Counts, during each test evaluation, the forward calls of edges that still mix all ops."""
+    """Counts, during each test evaluation, how many edges that still mix all ops each cell's forward
+    pass computes (on the fused path and the reference path alike: the cell is what both run)."""
 
     def __init__(self, *args, **kwargs):
         self.mixed_calls: list[tuple[int, bool, int]] = []  # (t, relaxed network?, mixed-edge calls)
@@ -21,8 +22,9 @@ class Recording(Searcher):
     def test_accuracy(self, net):
         calls = [0]
         hooks = [
-            m.register_forward_hook(lambda mod, inp, out: calls.__setitem__(0, calls[0] + 1))
-            for m in net.modules() if isinstance(m, SearchEdge) and not m.decided
+            m.register_forward_hook(lambda mod, inp, out: calls.__setitem__(
+                0, calls[0] + sum(not e.decided for e in mod.edges.values())))
+            for m in net.modules() if isinstance(m, SearchCell)
         ]
         try:
             return super().test_accuracy(net)
