@@ -40,7 +40,8 @@ class SearchPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny (under data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, fashion_mnist (under data_root; '
+        'fashion_mnist from the Debian package dataset-fashion-mnist)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
@@ -343,7 +344,8 @@ class TrainPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, imagenet (under data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, fashion_mnist, imagenet (under data_root; '
+        'fashion_mnist from the Debian package dataset-fashion-mnist)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
