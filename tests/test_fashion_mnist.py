@@ -152,15 +152,28 @@ def test_absent_and_offline_is_a_clear_error_that_says_how_to_get_the_data(tmp_p
     monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", lambda self: pytest.fail("must not download offline"))
     monkeypatch.setattr(fashion, "DEBIAN_DIR", tmp_path / "no-package")  # not installed on this "machine"
     with pytest.raises(SdasError) as err:
-        load_fashion_mnist_data(tmp_path / "data", package_dir=tmp_path / "no-package")
+        load_fashion_mnist_data(tmp_path / "data")
     msg = str(err.value)
     assert f"Fashion-MNIST not found in {str(tmp_path / 'data' / 'FashionMNIST' / 'raw')!r}" in msg
     assert "offline" in msg and "sudo apt-get install dataset-fashion-mnist" in msg and "tools/setup.sh" in msg
     assert probed == [torchvision.datasets.FashionMNIST.mirrors[0]]
+    assert not (tmp_path / "data").exists()  # nothing written
     # Downloading off: the same advice, without a probe.
     with pytest.raises(SdasError, match="downloading is off.*apt-get install dataset-fashion-mnist"):
-        load_fashion_mnist_data(tmp_path / "data", package_dir=tmp_path / "no-package", download=False)
+        load_fashion_mnist_data(tmp_path / "data", download=False)
     assert len(probed) == 1
+
+
+def test_the_cli_stops_with_one_error_line_before_creating_the_run_folder(tmp_path, monkeypatch, capsys):
+    from sdas_lib.cli import main
+
+    monkeypatch.setattr(fashion, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", tmp_path / "no-package")
+    rc = main(["search", "--preset", "micro", "--dataset", "fashion_mnist", "--data-root", str(tmp_path / "data"),
+               "--out", str(tmp_path / "run"), "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: Fashion-MNIST not found in ")
+    assert "apt-get install dataset-fashion-mnist" in lines[0] and not (tmp_path / "run").exists()
 
 
 def test_absent_and_online_downloads_through_torchvision_only_when_asked(tmp_path, monkeypatch):
@@ -176,7 +189,7 @@ def test_absent_and_online_downloads_through_torchvision_only_when_asked(tmp_pat
 
     monkeypatch.setattr(fashion, "_reachable", lambda url, timeout=3.0: True)
     monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", fake_download)
-    d = load_fashion_mnist_data(tmp_path / "data", package_dir=None, checksums=md5, per_class_train=2, per_class_test=1)
+    d = load_fashion_mnist_data(tmp_path / "data", package_dir=tmp_path / "no-package", checksums=md5, per_class_train=2, per_class_test=1)
     assert calls == [str(raw_folder(tmp_path / "data"))] and len(d.train) == 20
 
 

@@ -105,7 +105,7 @@ def install_raw_file(source: Path, raw: Path, expected_md5: str) -> Path:
     return raw / name
 
 
-def prepare_raw_files(root: str | os.PathLike, download: bool = True, package_dir: str | os.PathLike | None = DEBIAN_DIR,
+def prepare_raw_files(root: str | os.PathLike, download: bool = True, package_dir: str | os.PathLike | None = None,
                       checksums: dict[str, str] | None = None) -> Path:
     """Make sure ``root/FashionMNIST/raw`` holds the four uncompressed IDX files; return that folder.
 
@@ -113,7 +113,8 @@ def prepare_raw_files(root: str | os.PathLike, download: bool = True, package_di
         root: the data root.
         download: let torchvision download the files when neither the raw folder nor the package has them
             and its host is reachable.
-        package_dir: folder of the gzipped (or plain) files to decompress from (default: the Debian package's).
+        package_dir: folder of the gzipped (or plain) files to decompress from (default :data:`DEBIAN_DIR`, the
+            Debian package's).
         checksums: md5 of each decompressed file (default :data:`RAW_MD5`; tests pass their own).
     """
     checksums = RAW_MD5 if checksums is None else checksums
@@ -121,20 +122,19 @@ def prepare_raw_files(root: str | os.PathLike, download: bool = True, package_di
     missing = [f for f in FILES if not (raw / f).is_file()]
     if not missing:
         return raw
-    package = Path(package_dir) if package_dir is not None else None
+    package = Path(package_dir) if package_dir is not None else DEBIAN_DIR
     sources = {}
-    if package is not None:
-        for f in missing:
-            found = [p for p in (package / f"{f}.gz", package / f) if p.is_file()]
-            if found:
-                sources[f] = found[0]
+    for f in missing:
+        found = [p for p in (package / f"{f}.gz", package / f) if p.is_file()]
+        if found:
+            sources[f] = found[0]
     if len(sources) == len(missing):
         for f in missing:
             install_raw_file(sources[f], raw, checksums[f])
         return raw
     from torchvision.datasets import FashionMNIST
 
-    where = f"no package files in {str(package)!r}" if package is not None else "no package folder given"
+    where = f"no package files in {str(package)!r}"
     if not download:
         raise _how_to_get(raw, f"missing {', '.join(missing)}; {where}; downloading is off")
     if not _reachable(FashionMNIST.mirrors[0]):
@@ -164,7 +164,7 @@ def balanced_indices(labels: torch.Tensor, per_class: int, num_classes: int, see
 def load_fashion_mnist_data(
     root: str | os.PathLike = "data", resolution: int = 16, purpose: str = "search",
     per_class_train: int = SEARCH_PER_CLASS_TRAIN, per_class_test: int | None = None, download: bool = True,
-    seed: int = 0, package_dir: str | os.PathLike | None = DEBIAN_DIR, checksums: dict[str, str] | None = None,
+    seed: int = 0, package_dir: str | os.PathLike | None = None, checksums: dict[str, str] | None = None,
 ) -> ImageData:
     """Fashion-MNIST as normalized (N, 3, R, R) tensors: a class-balanced subset, resized and repeated to 3 channels.
 
