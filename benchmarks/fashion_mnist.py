@@ -2,9 +2,9 @@
 
 For each data set and resolution, with the tiny presets' networks on one thread (by default):
 1. a DAS search (``presets.TINY``): the median seconds of one search iteration (w step + α/β step,
-   before any decision) and the relaxed supernet's test accuracy after the last epoch (Table 2);
-2. DARTS_V2 retrained (``presets.TRAIN_TINY``): the median seconds of one training iteration (epochs
-   without a test pass), the whole run's wall time, and the test accuracy (Fashion-MNIST: all
+   before any decision; wall time and the process's CPU time, which hardly grows on a shared machine) and the relaxed supernet's test accuracy after the last epoch (Table 2);
+2. DARTS_V2 retrained (``presets.TRAIN_TINY``): the median seconds of one training iteration (wall:
+   epochs without a test pass; CPU: the iterations themselves), the whole run's wall time, and the test accuracy (Fashion-MNIST: all
    10,000 test images; the cluttered digits: their 1,800).
 
 Each run is a fresh process (at most ``--processes`` at once; the default 1 keeps timings clean on a
@@ -29,8 +29,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = (
     "dataset", "resolution", "run", "seed", "threads", "train_images", "test_images", "iterations",
-    "seconds_per_iteration", "wall_seconds", "test_acc", "accuracy_kind", "load_average", "description",
+    "seconds_per_iteration", "cpu_seconds_per_iteration", "wall_seconds", "test_acc", "accuracy_kind", "load_average", "description",
 )
+
+
+def time_iterations(loop) -> list[float]:
+    """Record the CPU seconds of each of ``loop``'s training iterations (its process's, all threads):
+    unlike wall time, they hardly grow when other work shares the cores."""
+    cpu = []
+    step = loop.train_iteration
+
+    def timed(batch):
+        t0 = time.process_time()
+        out = step(batch)
+        cpu.append(time.process_time() - t0)
+        return out
+
+    loop.train_iteration = timed
+    return cpu
 
 
 def run_one(job: tuple) -> dict:
@@ -48,6 +64,7 @@ def run_one(job: tuple) -> dict:
 
         preset = dataclasses.replace(TINY, dataset=dataset, resolution=resolution, data_root=data_root, threads=threads)
         s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
+        cpu = time_iterations(s)
         res = s.run()
         undecided = [sec for _, n_done, sec, _ in s.iteration_seconds if n_done == 0]  # DAS decides at the end
         row.update(iterations=s.T, seconds_per_iteration=statistics.median(undecided),
@@ -58,6 +75,7 @@ def run_one(job: tuple) -> dict:
 
         preset = dataclasses.replace(TRAIN_TINY, dataset=dataset, resolution=resolution, data_root=data_root, threads=threads)
         tr = Trainer(preset, "darts_v2", seed, progress=False, log=lambda line: None)
+        cpu = time_iterations(tr)
         res = tr.run()
         # "seconds" is cumulative; an epoch without a test pass is training alone.
         per_epoch = [b["seconds"] - a["seconds"] for a, b in zip(res.metrics, res.metrics[1:])
@@ -66,7 +84,7 @@ def run_one(job: tuple) -> dict:
         row.update(iterations=iters, seconds_per_iteration=statistics.median(per_epoch) / (iters / preset.epochs),
                    test_acc=res.test_acc, accuracy_kind="DARTS_V2 retrained, test set")
         data = tr.data
-    row.update(wall_seconds=time.perf_counter() - t0, train_images=len(data.train), test_images=len(data.test),
+    row.update(cpu_seconds_per_iteration=statistics.median(cpu), wall_seconds=time.perf_counter() - t0, train_images=len(data.train), test_images=len(data.test),
                load_average=os.getloadavg()[0], description=data.description)
     return row
 
@@ -87,11 +105,21 @@ def append_row(path: Path, row: dict) -> None:
         w.writerow({c: (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c]) for c in COLUMNS})
 
 
+def upgrade_columns(path: Path) -> None:
+    """Rewrite a CSV from before a column was added with the current columns (the new ones empty)."""
+    rows = read_rows(path)
+    if rows and list(rows[0]) != list(COLUMNS):
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
+
+
 def print_table(rows: list[dict]) -> None:
-    print(f"{'dataset':<18}{'res':>4} {'run':<12}{'seed':>5}{'train':>7}{'test':>7}{'T':>6}{'s/iter':>9}{'wall s':>9}{'acc':>8}{'load':>6}")
+    print(f"{'dataset':<18}{'res':>4} {'run':<12}{'seed':>5}{'train':>7}{'test':>7}{'T':>6}{'s/iter':>9}{'cpu s/it':>9}{'wall s':>9}{'acc':>8}{'load':>6}")
     for r in rows:
         print(f"{r['dataset']:<18}{r['resolution']:>4} {r['run']:<12}{r['seed']:>5}{r['train_images']:>7}{r['test_images']:>7}"
-              f"{r['iterations']:>6}{float(r['seconds_per_iteration']):>9.4f}{float(r['wall_seconds']):>9.1f}"
+              f"{r['iterations']:>6}{float(r['seconds_per_iteration']):>9.4f}{float(r['cpu_seconds_per_iteration'] or 'nan'):>9.4f}{float(r['wall_seconds']):>9.1f}"
               f"{float(r['test_acc']):>8.4f}{float(r['load_average']):>6.2f}")
 
 
@@ -111,6 +139,7 @@ def main() -> None:
     out = Path(args.out)
     if args.fresh and out.exists():
         out.unlink()
+    upgrade_columns(out)
     done = {(r["dataset"], int(r["resolution"]), r["run"], int(r["seed"]), int(r["threads"])) for r in read_rows(out)}
     # The longest runs first (larger images, then searches), so that two processes finish together.
     jobs = [(d, res, run, s, args.threads, args.data_root) for res in sorted(args.resolutions, reverse=True)
