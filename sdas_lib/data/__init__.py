@@ -4,9 +4,10 @@ The embedded default is scikit-learn's handwritten digits: 1,797 real 8×8 scans
 scikit-learn, split 80/20 (stratified, fixed seed) into train and test, resized to the preset's
 resolution and repeated to 3 channels. ``cluttered_digits`` (embedded too) places the same scans
 among fragments of other scans with pixel noise, a harder set that does not saturate at the tiny
-scale. ``fashion_mnist`` holds real 28×28 product photos: Debian's ``dataset-fashion-mnist`` package
-installs it without a download (:mod:`.fashion`). Real data sets (CIFAR10 and its tiny subset through torchvision, ImageNet as an ImageFolder
-tree) are read from ``data_root`` when the user has them; see data/README.md.
+scale. ``fashion_mnist`` holds real 28×28 product photos: Debian's ``dataset-fashion-mnist``
+package installs it without a download (:mod:`.fashion`). Real data sets (CIFAR10 and its tiny
+subset through torchvision, ImageNet as an ImageFolder tree) are read from ``data_root`` when the
+user has them; see data/README.md.
 
 Video (layer ``data`` too): the embedded default is ``moving_digits``, clips of the same scans moving
 or turning, with coarse motion classes for the search and fine ones (``moving_digits_fine``) for
