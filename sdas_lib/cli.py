@@ -276,7 +276,7 @@ def _add_sweep_parser(sub) -> None:
                    "on a GPU the runs go one at a time")
     w.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", dest="sets",
-        help="replace a search preset field (repeatable): --set epochs=2 --set C2=32",
+        help="replace a search preset field (repeatable): --set epochs=2 --set dataset=fashion_mnist",
     )
     w.add_argument(
         "--train-set", "--train_set", action="append", default=[], metavar="FIELD=VALUE", dest="train_sets",

@@ -174,7 +174,7 @@ def test_bad_baseline_settings(fails, tmp_path):
 
 
 def test_unknown_dataset(fails, search, train):
-    fails([*search, "--dataset", "mnist"], "unknown data set 'mnist'; choose one of: 'digits', 'cifar10', 'imagenet', 'cluttered_digits', 'cifar10_tiny'$")
+    fails([*search, "--dataset", "mnist"], "unknown data set 'mnist'; choose one of: 'digits', 'cifar10', 'imagenet', 'cluttered_digits', 'cifar10_tiny', 'fashion_mnist'$")
     fails([*train, "--dataset", "mnist"], "unknown data set 'mnist'")
 
 

@@ -86,7 +86,7 @@ def test_imagenet_stem_reaches_28x28_with_2C1_channels():
 # -- forward / backward ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,res", [("cifar", 16), ("imagenet", 64)])
+@pytest.mark.parametrize("name,res", [("cifar", 16), ("cifar", 28), ("cifar", 32), ("imagenet", 64)])
 def test_every_network_trains_and_evaluates(name, res):
     torch.manual_seed(0)
     net = build_network(name, DARTS_V2, K=1, C1=8, C2=16, num_classes=7)

@@ -37,6 +37,17 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     echo "       Debian/Ubuntu: sudo apt-get install chromium (Playwright's own browser download is not used)"
   fi
 fi
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: Fashion-MNIST (--dataset fashion_mnist) is missing; installing Debian's dataset-fashion-mnist package"
+    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) \
+      || echo "setup: could not install dataset-fashion-mnist with apt-get"
+  fi
+  if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then
+    echo "setup: note: Fashion-MNIST is not installed; --dataset fashion_mnist will download it through torchvision when online."
+    echo "       Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (no download at run time; see data/README.md)"
+  fi
+fi
 if ! command -v dot >/dev/null 2>&1; then
   echo "setup: WARNING: Graphviz's 'dot' binary is not on PATH; cell diagrams will not render."
   echo "       Debian/Ubuntu: sudo apt-get install graphviz   macOS: brew install graphviz"

@@ -101,20 +101,21 @@ class EvalCell(nn.Module):
 
 
 class _AuxPool(nn.Module):
-    """DARTS' auxiliary pooling (5×5 average, no padding) when the map is large enough, else an
-    adaptive 2×2 average (small inputs such as 16×16 digits leave a 4×4 map)."""
+    """DARTS' auxiliary pooling (5×5 average, no padding) when it leaves at least 2×2, as the 2×2 conv
+    after it needs, else an adaptive 2×2 average (16×16 inputs leave a 4×4 map, 28×28 ones a 7×7 map
+    that stride 3 would pool to 1×1)."""
 
     def __init__(self, kernel: int, stride: int):
         super().__init__()
         self.kernel, self.stride = kernel, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if min(x.shape[-2:]) >= self.kernel:
+        if (min(x.shape[-2:]) - self.kernel) // self.stride + 1 >= 2:
             return F.avg_pool2d(x, self.kernel, self.stride, padding=0, count_include_pad=False)
         return F.adaptive_avg_pool2d(x, 2)
 
     def extra_repr(self) -> str:
-        return f"kernel={self.kernel}, stride={self.stride} (adaptive 2x2 below {self.kernel}x{self.kernel})"
+        return f"kernel={self.kernel}, stride={self.stride} (adaptive 2x2 where it would leave less than 2x2)"
 
 
 class AuxiliaryHead(nn.Module):

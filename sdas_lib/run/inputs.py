@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..data import PAPER_CLIPS, ImageData, VideoData, iterate_dataset, load_image_data, load_video_data
 from ..data.video_clips import average_clip_scores
+from .presets import SearchPreset
 
 
 def load_run_data(preset, cutout: int = 0) -> ImageData:
@@ -21,13 +22,15 @@ def load_run_data(preset, cutout: int = 0) -> ImageData:
     for a video one (clips of ``clip_len`` frames at ``resolution``, ``test_clips`` per test video).
 
     Args:
-        preset: a search or retraining preset (``preset.task`` says which).
+        preset: a search or retraining preset (``preset.task`` says images or video; a
+            :class:`~sdas_lib.run.presets.SearchPreset` loads a data set's search sizes, any other its retraining sizes).
         cutout: cutout side for the file-backed image sets' training transforms (0: off).
     """
     if preset.task == "video":
         sampling = dataclasses.replace(PAPER_CLIPS, test_clips=preset.test_clips)
         return load_video_data(preset.dataset, preset.data_root, preset.resolution, preset.clip_len, sampling=sampling)
-    return load_image_data(preset.dataset, preset.data_root, preset.resolution, cutout=cutout)
+    purpose = "search" if isinstance(preset, SearchPreset) else "retrain"
+    return load_image_data(preset.dataset, preset.data_root, preset.resolution, cutout=cutout, purpose=purpose)
 
 
 def clips_per_test_sample(data: ImageData) -> int:

@@ -40,7 +40,7 @@ class SearchPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny (under data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, fashion_mnist (under data_root)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
@@ -343,7 +343,7 @@ class TrainPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, imagenet (under data_root)'
+        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, fashion_mnist, imagenet (data_root)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
