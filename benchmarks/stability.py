@@ -25,14 +25,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEDULES = ("das", "A", "B", "C")
+SCHEDULES = ("das", "A", "B", "C", "random")  # notebook 04: the searches and the random control
 VIDEO_SCHEDULES = ("das", "C")
 OP_SETS = ("o2d", "o3d", "oadv")
 BASELINES = ("res50-2d", "res50-3d")
 
 
 def image_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
-    """Notebook 04's sweep: every schedule searched and retrained (CIFAR10 at tiny when it is in data_root)."""
+    """Notebook 04's sweep: every schedule searched and retrained, and the random cells (CIFAR10 at tiny when
+    it is in data_root)."""
     from sdas_lib.run.presets import TRAIN_PRESETS, get_preset
     from sdas_lib.run.sweep import sweep
 
@@ -47,8 +48,8 @@ def image_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
 
 
 def video_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
-    """Notebook 05's sweeps: DAS and SDAS-C on every op set, retrained; the Oadv cells transferred to the
-    fine labels; the hand-crafted baselines on the fine labels (width / 4)."""
+    """Notebook 05's sweeps: DAS and SDAS-C on every op set, retrained; random Oadv cells retrained; the Oadv
+    cells transferred to the fine labels; the hand-crafted baselines on the fine labels (width / 4)."""
     from sdas_lib.run.presets import get_preset, search_presets, train_presets
     from sdas_lib.run.sweep import sweep, train_baselines
 
@@ -60,6 +61,8 @@ def video_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
     video_dir = Path(runs_dir) / "video"
     sweep(list(VIDEO_SCHEDULES), list(seeds), video_dir, preset=preset, task="video", op_sets=list(OP_SETS), jobs=jobs,
           overrides=overrides, retrain=True, train_preset=train, progress=False)
+    sweep(["random"], list(seeds), video_dir, preset=preset, task="video", op_sets=[OP_SETS[-1]], jobs=jobs,
+          overrides=overrides, retrain=True, train_preset=train, progress=False)  # Table 6's random control
     sweep(list(VIDEO_SCHEDULES), list(seeds), video_dir, preset=preset, task="video", op_sets=[OP_SETS[-1]], jobs=jobs,
           overrides=overrides, retrain=True, train_preset=transfer, retrain_prefix="transfer", progress=False)
     train_baselines(list(BASELINES), list(seeds), video_dir, train_preset=transfer, width_divisor=4, jobs=jobs)
