@@ -184,12 +184,16 @@ def test_the_executed_course_shows_its_main_figures(lab, course_smoke):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         open_notebook(page, url.format(path=target.name))
         code_cells = page.locator(".jp-CodeCell")
+        page.wait_for_function("n => document.querySelectorAll('.jp-CodeCell').length >= n", arg=len(cells), timeout=60_000)
         assert code_cells.count() == len(cells)
         for k in drawing:
             cell = code_cells.nth(k)
             cell.scroll_into_view_if_needed()
             images = cell.locator(".jp-OutputArea-output img")
-            images.first.wait_for(timeout=30_000)
+            try:
+                images.first.wait_for(timeout=30_000)
+            except Exception:
+                raise AssertionError(f"{name}: code cell {k} ({calls}) shows no picture in JupyterLab") from None
             page.wait_for_function(f"els => ({RENDERED})(els) >= 1", arg=images.element_handles(), timeout=30_000)
             assert "Figure size" not in cell.locator(".jp-OutputArea").inner_text(), f"{name} cell {k}"
         page.close()
