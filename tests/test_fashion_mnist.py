@@ -18,6 +18,7 @@ import torchvision
 
 from sdas_lib.data import DATASETS, fashion, load_image_data
 from sdas_lib.data.fashion import FILES, install_raw_file, load_fashion_mnist_data, prepare_raw_files, raw_folder
+from sdas_lib.data.subsets import balanced_indices
 from sdas_lib.errors import SdasError
 
 
@@ -86,7 +87,7 @@ def test_package_files_are_decompressed_once_and_read_by_torchvision(tmp_path, n
     assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-3  # training-subset statistics
     # They are the images torchvision reads, at the seeded balanced indices, normalized by their own statistics.
     ref = torchvision.datasets.FashionMNIST(str(root), train=True)
-    idx = fashion.balanced_indices(ref.targets, 3, 10, 0, "train", raw)
+    idx = balanced_indices(ref.targets, 3, 10, 0, "train", dataset="Fashion-MNIST", where=raw, full="-")
     pixels = ref.data[idx].float() / 255  # (30, 28, 28)
     assert torch.equal(y, ref.targets[idx])
     assert torch.allclose(x[:, 0], (pixels - pixels.mean()) / pixels.std(), atol=1e-5)

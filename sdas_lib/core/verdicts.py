@@ -154,22 +154,31 @@ def _one_value(b) -> bool:
     return b is not None and not isinstance(b, (list, tuple)) and not hasattr(b, "__len__")
 
 
-def exceeds(a: Sequence[float] | None, b: Sequence[float] | float | None, *, a_name: str = "A", b_name: str = "B",
-            min_n: int = 2) -> Verdict:
-    """Claim: ``a`` is larger than ``b`` (lists of measurements, one per seed; or ``b`` one fixed value, such as
-    a limit: a one-sample test): Welch's one-sided t-test."""
+def _pair(a, b, min_n: int, a_name: str, b_name: str):
+    """The two sides of a claim: (difference, whether ``b`` is one fixed value, "A m ± s against B ...", "n, n"),
+    or the "not testable" verdict when a side has fewer than ``min_n`` finite measurements."""
     va = _finite(a)
     one = _one_value(b)
     vb: list[float] | float = float(b) if one else _finite(b)
     if (missing := _too_few(va, [vb] * min_n if one else vb, min_n, a_name, b_name)) is not None:
         return missing
-    d = _difference(va, vb)
-    p, p_opp = _p_greater(d), _p_less(d)
     ma, sa = mean_std(va)
     against = f"{b_name} {vb:.4g}" if one else "{} {:.4g} ± {:.2g}".format(b_name, *mean_std(vb))
-    status, n, mde = _status(p, p_opp), f"{len(va)}, {'-' if one else len(vb)}", minimum_detectable_effect(d)
-    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {against} (n = {n}): difference {d.diff:.3g}, minimum "
-              f"detectable effect {mde:.3g}; {_words(status, p, p_opp)}")
+    return _difference(va, vb), one, f"{a_name} {ma:.4g} ± {sa:.2g} against {against}", f"{len(va)}, {'-' if one else len(vb)}"
+
+
+def exceeds(a: Sequence[float] | None, b: Sequence[float] | float | None, *, a_name: str = "A", b_name: str = "B",
+            min_n: int = 2) -> Verdict:
+    """Claim: ``a`` is larger than ``b`` (lists of measurements, one per seed; or ``b`` one fixed value, such as
+    a limit: a one-sample test): Welch's one-sided t-test."""
+    pair = _pair(a, b, min_n, a_name, b_name)
+    if isinstance(pair, Verdict):
+        return pair
+    d, one, sides, n = pair
+    p, p_opp = _p_greater(d), _p_less(d)
+    status, mde = _status(p, p_opp), minimum_detectable_effect(d)
+    reason = (f"{sides} (n = {n}): difference {d.diff:.3g}, minimum detectable effect {mde:.3g}; "
+              f"{_words(status, p, p_opp)}")
     return Verdict(status, reason, "Welch one-sided t" if not one else "one-sample one-sided t", n, d.diff, p, mde, p_opp)
 
 
@@ -180,18 +189,14 @@ def equivalent(a: Sequence[float] | None, b: Sequence[float] | float | None, mar
     Reproduced when both "difference > -margin" and "difference < margin" are shown (p, the larger of the
     two, < 0.05); contradicted when the difference is shown to lie beyond the margin on one side.
     """
-    va = _finite(a)
-    one = _one_value(b)
-    vb: list[float] | float = float(b) if one else _finite(b)
-    if (missing := _too_few(va, [vb] * min_n if one else vb, min_n, a_name, b_name)) is not None:
-        return missing
-    d = _difference(va, vb)
+    pair = _pair(a, b, min_n, a_name, b_name)
+    if isinstance(pair, Verdict):
+        return pair
+    d, _, sides, n = pair
     p = max(_p_greater(d, -margin), _p_less(d, margin))
     p_opp = min(_p_greater(d, margin), _p_less(d, -margin))
-    ma, sa = mean_std(va)
-    against = f"{b_name} {vb:.4g}" if one else "{} {:.4g} ± {:.2g}".format(b_name, *mean_std(vb))
-    status, n, mde = _status(p, p_opp), f"{len(va)}, {'-' if one else len(vb)}", minimum_detectable_effect(d, equivalence=True)
-    reason = (f"{a_name} {ma:.4g} ± {sa:.2g} against {against} (n = {n}): difference {d.diff:.3g}, margin ±{margin:g}, "
+    status, mde = _status(p, p_opp), minimum_detectable_effect(d, equivalence=True)
+    reason = (f"{sides} (n = {n}): difference {d.diff:.3g}, margin ±{margin:g}, "
               f"smallest margin these seeds could establish {mde:.3g}; {_words(status, p, p_opp)}")
     return Verdict(status, reason, f"TOST ±{margin:g}", n, d.diff, p, mde, p_opp)
 

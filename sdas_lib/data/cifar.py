@@ -10,6 +10,7 @@ import torch
 
 from ..errors import SdasError
 from .base import ImageData
+from .subsets import balanced_indices
 from .transforms import cifar10_transforms
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -98,20 +99,6 @@ def load_cifar10_data(root: str | os.PathLike = "data", download: bool = True, c
 TINY_PER_CLASS_TRAIN, TINY_PER_CLASS_TEST = 144, 200
 
 
-def _balanced_subset(labels: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator, what: str, folder: Path) -> torch.Tensor:
-    """Sorted indices of ``per_class`` samples of each class, drawn without replacement."""
-    picked = []
-    for c in range(num_classes):
-        members = torch.nonzero(labels == c).flatten()
-        if len(members) < per_class:
-            raise SdasError(
-                f"CIFAR10 in {str(folder)!r} has only {len(members)} {what} images of class {c}; "
-                f"lower per_class_{what} to at most {len(members)} (the full set has 5000 train / 1000 test per class)"
-            )
-        picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    return torch.sort(torch.cat(picked)).values
-
-
 def load_cifar10_tiny_data(
     root: str | os.PathLike = "data", resolution: int = 16, per_class_train: int = TINY_PER_CLASS_TRAIN,
     per_class_test: int = TINY_PER_CLASS_TEST, download: bool = True, seed: int = 0,
@@ -146,8 +133,8 @@ def load_cifar10_tiny_data(
 
     def subset(ds, per_class: int, what: str, offset: int) -> TensorDataset:
         labels = torch.as_tensor(ds.targets, dtype=torch.long)
-        g = torch.Generator().manual_seed(seed * 2 + offset)
-        idx = _balanced_subset(labels, per_class, 10, g, what, folder)
+        idx = balanced_indices(labels, per_class, 10, seed * 2 + offset, what, dataset="CIFAR10", where=folder,
+                               full="5000 train / 1000 test")
         x = torch.from_numpy(ds.data[idx.numpy()]).permute(0, 3, 1, 2).float() / 255  # (N, 3, 32, 32) in [0, 1]
         if resolution != x.shape[-1]:
             x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True)

@@ -35,6 +35,7 @@ from torch.utils.data import TensorDataset
 from ..errors import SdasError
 from .base import ImageData
 from .cifar import _reachable
+from .subsets import balanced_indices
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # where dataset-fashion-mnist puts the .gz files
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -146,21 +147,6 @@ def prepare_raw_files(root: str | os.PathLike, download: bool = True, package_di
     return raw
 
 
-def balanced_indices(labels: torch.Tensor, per_class: int, num_classes: int, seed: int, what: str, where: Path) -> torch.Tensor:
-    """Sorted indices of ``per_class`` samples of each class, drawn without replacement with ``seed``."""
-    g = torch.Generator().manual_seed(seed)
-    picked = []
-    for c in range(num_classes):
-        members = torch.nonzero(labels == c).flatten()
-        if len(members) < per_class:
-            raise SdasError(
-                f"Fashion-MNIST in {str(where)!r} has only {len(members)} {what} images of class {c}; "
-                f"lower per_class_{what} to at most {len(members)} (the full set has 6000 train / 1000 test per class)"
-            )
-        picked.append(members[torch.randperm(len(members), generator=g)[:per_class]])
-    return torch.sort(torch.cat(picked)).values
-
-
 def load_fashion_mnist_data(
     root: str | os.PathLike = "data", resolution: int = 16, purpose: str = "search",
     per_class_train: int = SEARCH_PER_CLASS_TRAIN, per_class_test: int | None = None, download: bool = True,
@@ -193,7 +179,8 @@ def load_fashion_mnist_data(
 
     def pick(ds, per_class: int | None, what: str, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         labels = ds.targets.long()
-        idx = torch.arange(len(labels)) if per_class is None else balanced_indices(labels, per_class, 10, seed * 2 + offset, what, raw)
+        idx = torch.arange(len(labels)) if per_class is None else balanced_indices(
+            labels, per_class, 10, seed * 2 + offset, what, dataset="Fashion-MNIST", where=raw, full="6000 train / 1000 test")
         x = ds.data[idx].float()[:, None] / 255  # (N, 1, 28, 28) in [0, 1]
         if resolution != x.shape[-1]:
             x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True)
