@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def git_commit(root: str | os.PathLike = ROOT) -> str:
-    """The checkout's commit, with ``+changes`` when tracked files differ from it; 'unknown' outside git."""
+    """The checkout's commit, with ``+changes`` when tracked files outside figures/ differ from it (a run
+    writes figures/ itself); 'unknown' outside git."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=10", "HEAD"], capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures"],
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
