@@ -74,8 +74,13 @@ def _add(table: dict, key, values: dict) -> None:
         table.setdefault(key, {}).setdefault(column, []).append(v)
 
 
-def _run_folders(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*-s*")) if folder.is_dir() else []
+def _run_folders(folder: Path, seeds=None) -> list[Path]:
+    """The run folders (``*-s<seed>``) in ``folder``; with ``seeds``, only those of these seeds."""
+    found = sorted(folder.glob("*-s*")) if folder.is_dir() else []
+    if seeds is None:
+        return found
+    wanted = {int(s) for s in seeds}
+    return [f for f in found if (m := re.search(r"-s(\d+)$", f.name)) and int(m.group(1)) in wanted]
 
 
 def _scale(values: dict, dataset_key: str) -> str:
@@ -84,8 +89,9 @@ def _scale(values: dict, dataset_key: str) -> str:
     return f"{name}, preset {values.pop('preset_name')}" if "preset_name" in values else name
 
 
-def collect_results(runs_dir: str | os.PathLike) -> dict:
-    """What the finished runs in ``runs_dir`` measured, per schedule, over every seed (lists in seed order).
+def collect_results(runs_dir: str | os.PathLike, seeds=None) -> dict:
+    """What the finished runs in ``runs_dir`` measured, per schedule, over every seed (lists in seed order);
+    with ``seeds``, over those seeds only (a runs folder can hold more, e.g. after benchmarks/stability.py).
 
     Returns ``{"search": {schedule: {column: [values]}}, "retrain": {...}, "histories": {schedule: [folders]},
     "genotypes": {schedule: [genotype.json paths]}, "datasets": set of "data set, preset P" (the scale),
@@ -93,8 +99,8 @@ def collect_results(runs_dir: str | os.PathLike) -> dict:
     are left out.
     """
     out = {"search": {}, "retrain": {}, "histories": {}, "genotypes": {}, "datasets": set(),
-           "video": collect_video_results(Path(runs_dir) / VIDEO_DIR)}
-    for folder in _run_folders(Path(runs_dir)):
+           "video": collect_video_results(Path(runs_dir) / VIDEO_DIR, seeds)}
+    for folder in _run_folders(Path(runs_dir), seeds):
         m = FOLDER.match(folder.name)
         if m and m.groups()[:2] == ("search", "random"):
             continue  # a random cell's folder: no search to read; its retraining is read below
@@ -112,12 +118,12 @@ def collect_results(runs_dir: str | os.PathLike) -> dict:
     return out
 
 
-def collect_video_results(video_dir: str | os.PathLike) -> dict:
+def collect_video_results(video_dir: str | os.PathLike, seeds=None) -> dict:
     """What notebook 05's finished runs measured: ``{"search": {(schedule, op): {column: [values]}},
     "retrain": {...}, "transfer": {...}, "baseline": {arch: {...}}, "datasets": set, "transfer_datasets": set}``
     (op: o2d, o3d, oadv; the data sets of the searches, and of the transfer retrainings and baselines)."""
     out = {"search": {}, "retrain": {}, "transfer": {}, "baseline": {}, "datasets": set(), "transfer_datasets": set()}
-    for folder in _run_folders(Path(video_dir)):
+    for folder in _run_folders(Path(video_dir), seeds):
         m, b = VIDEO_FOLDER.match(folder.name), BASELINE_FOLDER.match(folder.name)
         if m and m.group(1) == "search" and m.group(2) == "random":
             continue  # a random cell's folder: no search to read; its retraining is read
@@ -423,12 +429,13 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def reproduction_report(runs_dir: str | os.PathLike):
+def reproduction_report(runs_dir: str | os.PathLike, seeds=None):
     """A DataFrame: one row per claim with its source, the paper's words and figure, the data sets, the verdict,
-    the test (n, difference, p, minimum detectable effect, family) and the measurement in words."""
+    the test (n, difference, p, minimum detectable effect, family) and the measurement in words; over the runs
+    of ``seeds`` (default: every run in ``runs_dir``)."""
     import pandas as pd
 
-    results = collect_results(runs_dir)
+    results = collect_results(runs_dir, seeds)
     return pd.DataFrame(report_rows(CLAIMS, results, measured_on(results)))
 
 

@@ -108,3 +108,14 @@ def test_searched_cells_that_do_not_beat_random_ones_are_not_reproduced(runs, tm
         (worse / f"retrain-random-s{seed}" / "result.json").write_text(json.dumps({**result, "test_acc": 0.90 + 0.003 * seed}))
     v = reproduction_report(worse).set_index("claim")["verdict"]
     assert not any(v[f"random_{s}"] == REPRODUCED for s in ("das", "A", "B", "C"))
+
+
+def test_the_report_reads_only_the_seeds_it_is_given(tmp_path):
+    """A runs folder can hold more seeds than the course ran (benchmarks/stability.py adds some): with
+    ``seeds`` only those runs are read."""
+    from sdas_lib.report import _run_folders
+
+    for name in ("search-A-s0", "search-A-s1", "retrain-A-s3", "search-C-o3d-s3", "baseline-res50-2d-s1", "notes"):
+        (tmp_path / name).mkdir()
+    assert [f.name for f in _run_folders(tmp_path, [0, 1])] == ["baseline-res50-2d-s1", "search-A-s0", "search-A-s1"]
+    assert len(_run_folders(tmp_path)) == 5 and _run_folders(tmp_path / "missing", [0]) == []
