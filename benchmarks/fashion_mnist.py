@@ -66,7 +66,7 @@ def run_one(job: tuple) -> dict:
         s = Searcher(preset, "das", seed, progress=False, log=lambda line: None)
         cpu = time_iterations(s)
         res = s.run()
-        undecided = [sec for _, n_done, sec, _ in s.iteration_seconds if n_done == 0]  # DAS decides at the end
+        undecided = [sec for _, n_done, sec, *_ in s.iteration_seconds if n_done == 0]  # DAS decides at the end
         row.update(iterations=s.T, seconds_per_iteration=statistics.median(undecided),
                    test_acc=res.metrics[-1]["test_acc_relaxed"], accuracy_kind="relaxed supernet (Table 2)")
         data = s.data

@@ -3,7 +3,9 @@
 Measures, in one run:
 1. full searches for DAS and SDAS-A/B/C (each in a fresh process): wall time, ratio to DAS, peak
    memory (max RSS);
-2. iteration cost (w step + α/β step) against the number of decisions made;
+2. iteration cost (w step + α/β step) against the number of decisions made, and the ratio of the
+   searches' iteration time to DAS's, in wall seconds and in CPU seconds (the latter barely moves when
+   another process shares the cores);
 3. the ideal ratio of each schedule: its per-iteration cost model integrated over the schedule,
    where every held op costs exactly what it costs alone and nothing else changes;
 4. a fully decided search iteration against one training iteration of a plain network built
@@ -301,18 +303,20 @@ def main() -> None:
     m["fixed_w"] = max(m["decided"] - _held_cost(decided_state, m, meta, 0), 0.0)
 
     das = runs["das"]["wall"]
-    das_its = sum(sec for _, _, sec, _ in runs["das"]["iterations"])
+    das_its = sum(sec for _, _, sec, *_ in runs["das"]["iterations"])
+    das_cpu = sum(row[4] for row in runs["das"]["iterations"])
     rows = []
     print(f"\npreset tiny ({preset.epochs} epochs, T={runs['das']['T']}), seed {args.seed}, threads {args.threads or 'default'}")
     print(f"{'schedule':>8} {'wall s':>7} {'ratio':>6} {'its':>6} {'ideal':>6} {'vs ideal':>8} {'target':>6} {'paper':>6} {'peak MB':>7} {'acc (BN)':>8}")
     for sch in SCHEDULES:
         r = runs[sch]
         ratio = r["wall"] / das
-        its_ratio = sum(sec for _, _, sec, _ in r["iterations"]) / das_its
+        its_ratio = sum(sec for _, _, sec, *_ in r["iterations"]) / das_its
+        cpu_ratio = sum(row[4] for row in r["iterations"]) / das_cpu  # CPU seconds: robust to a shared machine
         ideal = ideal_ratio(r, m, meta)
         rows.append({
             "schedule": sch, "wall_s": round(r["wall"], 2), "ratio_to_das": round(ratio, 4),
-            "iterations_ratio": round(its_ratio, 4),
+            "iterations_ratio": round(its_ratio, 4), "iterations_cpu_ratio": round(cpu_ratio, 4),
             "ideal_ratio": round(ideal, 4), "measured_over_ideal": round(ratio / ideal, 4),
             "target": TARGETS.get(sch, ""), "paper": round(PAPER[sch], 3) if sch in PAPER else "",
             "peak_rss_mb": round(r["peak_mb"], 1), "test_acc_discrete_bn_reestimated": r["test_acc_discrete_bn_reestimated"],
@@ -356,7 +360,7 @@ def main() -> None:
     for sch in SCHEDULES:
         its = runs[sch]["iterations"]
         by_n = {}
-        for _, n, sec, _ in its:
+        for _, n, sec, *_ in its:
             by_n.setdefault(n, []).append(sec)
         ns = sorted(by_n)
         a1.plot(ns, [statistics.median(by_n[n]) for n in ns], "o-", ms=3, label=sch)

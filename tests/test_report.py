@@ -119,3 +119,25 @@ def test_the_report_reads_only_the_seeds_it_is_given(tmp_path):
         (tmp_path / name).mkdir()
     assert [f.name for f in _run_folders(tmp_path, [0, 1])] == ["baseline-res50-2d-s1", "search-A-s0", "search-A-s1"]
     assert len(_run_folders(tmp_path)) == 5 and _run_folders(tmp_path / "missing", [0]) == []
+
+
+def test_search_cost_is_judged_on_cpu_seconds_when_every_run_recorded_them(runs, tmp_path):
+    """Wall seconds grow when another process shares the cores; the CPU seconds of the iterations barely do.
+    Here SDAS-C's wall clock says it was slower than DAS (it shared the machine), its CPU time that it was faster."""
+    import shutil
+
+    shared = tmp_path / "runs"
+    shutil.copytree(runs, shared)
+    for schedule in ("das", "A", "B", "C"):
+        for seed in range(3):
+            wall = {"das": 1.0, "A": 0.55, "B": 0.75, "C": 3.0}[schedule] * (1 + 0.01 * seed)
+            cpu = SECONDS[schedule] * (1 + 0.01 * seed)
+            rows = "".join(f"{t},0,{wall},4.0,{cpu}\n" for t in range(1, T + 1))
+            (shared / f"search-{schedule}-s{seed}" / "iterations.csv").write_text(
+                f"# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average,cpu_seconds\n{rows}")
+    report = reproduction_report(shared).set_index("claim")
+    assert report.loc["cost_C", "verdict"] == REPRODUCED and "CPU seconds" in report.loc["cost_C", "measured"]
+    (shared / "search-C-s2" / "iterations.csv").write_text(  # one run from before the column: wall seconds for all
+        "# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average\n" + "1,0,120.0,4.0\n")
+    report = reproduction_report(shared).set_index("claim")
+    assert report.loc["cost_C", "verdict"] == CONTRADICTED and "wall seconds" in report.loc["cost_C", "measured"]

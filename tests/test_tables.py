@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from sdas_lib.core.genotype import DARTS_V1, DARTS_V2
-from sdas_lib.run.tables import discretization_gap_parts, mean_std, table2, table4, table5
+from sdas_lib.run.tables import cost_column, discretization_gap_parts, mean_std, table2, table4, table5
 
 
 def results(test_acc_c=(0.95, 0.96, 0.97), folders=None):
@@ -106,3 +106,14 @@ def test_random_cells_join_table4_but_not_table2():
     t4 = table4(df).set_index("method")
     assert t4.loc["Random", "test error %"] == "15.00 ± 7.07" and t4.loc["Random", "cost / DAS"] == "0.00"
     assert t4.loc["Random", "paper error %"] == "3.49" and t4.loc["Random", "paper cost / DAS"] == "-"
+
+
+def test_the_cost_against_das_is_on_cpu_seconds_when_every_search_recorded_them():
+    df = results()
+    assert cost_column(df) == "search_seconds"  # a sweep written before the CPU-seconds column
+    df["search_cpu_seconds"] = df["schedule"].map({"das": 50.0, "A": 40.0, "C": 10.0})
+    t4 = table4(df)
+    assert cost_column(df) == "search_cpu_seconds" and t4.loc[2, "cost / DAS"] == f"{10 / 50:.2f}"
+    assert t4.loc[2, "search CPU seconds"] == "10 ± 0" and t4.loc[2, "search seconds"] == "26 ± 1"
+    df.loc[1, "search_cpu_seconds"] = float("nan")  # one search without it: wall seconds for the whole table
+    assert cost_column(df) == "search_seconds" and table4(df).loc[2, "cost / DAS"] == f"{26 / 101:.2f}"

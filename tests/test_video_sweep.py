@@ -111,6 +111,8 @@ def test_the_video_claims_are_judged_from_the_runs_numbers():
     assert judge("video_cost_o2d", {"search": secs}) == REPRODUCED
     slow = {**secs, ("C", "o2d"): {"search_seconds": [120, 121]}}
     assert judge("video_cost_o2d", {"search": slow}) == CONTRADICTED
+    cpu = {k: {**v, "search_cpu_seconds": [50, 51] if k[0] == "das" else [20, 21]} for k, v in slow.items()}
+    assert judge("video_cost_o2d", {"search": cpu}) == REPRODUCED  # CPU seconds, when recorded, win over wall
     one = {k: v for k, v in secs.items() if k[1] == "o2d"}
     assert judge("video_cost_o3d", {"search": one}) == NOT_TESTABLE
     moved = {("C", "oadv"): {"test_acc": [0.9, 0.91]}, ("das", "oadv"): {"test_acc": [0.7, 0.71]}}

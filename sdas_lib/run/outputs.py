@@ -3,7 +3,9 @@
 The sweep's table (:mod:`sdas_lib.run.sweep`) and the reproduction report (:mod:`sdas_lib.report`) read
 run folders through these, so that both report the same numbers. A search's ``search_seconds`` is the
 time of its search iterations (w step, α/β step and decisions: the sum of ``iterations.csv``), without
-the evaluations and checkpoint writes, which cost DAS's unpruned supernet more.
+the evaluations and checkpoint writes, which cost DAS's unpruned supernet more; ``search_cpu_seconds``
+is the same iterations' CPU time (core-seconds of the search's process), which another process sharing
+the cores barely changes: the report judges search cost on it (NaN for folders written before it).
 """
 
 from __future__ import annotations
@@ -36,12 +38,16 @@ def _last_row(path: Path) -> dict[str, str]:
     return rows[-1]
 
 
-def search_seconds(folder: str | os.PathLike) -> float:
-    """The seconds of a finished search's iterations (the sum of its iterations.csv), evaluations apart."""
+def search_seconds(folder: str | os.PathLike, column: str = "seconds") -> float:
+    """The seconds of a finished search's iterations (the sum of its iterations.csv), evaluations apart.
+
+    Args:
+        column: ``"seconds"`` (wall) or ``"cpu_seconds"`` (CPU time; NaN for files written before it existed).
+    """
     from .search import read_iteration_times
 
     rows, _ = read_iteration_times(folder)
-    return sum(r["seconds"] for r in rows)
+    return sum(r[column] for r in rows)
 
 
 def search_outputs(folder: str | os.PathLike) -> dict:
@@ -52,7 +58,7 @@ def search_outputs(folder: str | os.PathLike) -> dict:
     config = json.loads((folder / "config.json").read_text())
     return {
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
-        "search_seconds": search_seconds(folder),
+        "search_seconds": search_seconds(folder), "search_cpu_seconds": search_seconds(folder, "cpu_seconds"),
         **{k: float(last.get(k) or "nan") for k in SEARCH_ACCURACIES},
         "dataset": config["dataset"], "preset_name": config["preset"]["name"],
     }
@@ -65,7 +71,7 @@ def random_cell_outputs(folder: str | os.PathLike) -> dict:
     config = json.loads((folder / "config.json").read_text())
     return {
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
-        "search_seconds": 0.0, **dict.fromkeys(SEARCH_ACCURACIES, float("nan")),
+        "search_seconds": 0.0, "search_cpu_seconds": 0.0, **dict.fromkeys(SEARCH_ACCURACIES, float("nan")),
         "dataset": "", "preset_name": config["preset"]["name"],
     }
 

@@ -184,7 +184,8 @@ class Searcher(RunLoop):
         self.evaluation: dict[str, float] | None = None  # this epoch's Table 2 accuracies, once measured
         # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions, the
         # 1-minute load average then): the per-iteration cost behind the speedup, in iterations.csv.
-        self.iteration_seconds: list[tuple[int, int, float, float]] = []
+        # (iteration, decisions before it, wall seconds, 1-minute load average, CPU seconds of this process)
+        self.iteration_seconds: list[tuple[int, int, float, float, float]] = []
 
     def _make_w_opt(self) -> torch.optim.Optimizer:
         p = self.preset
@@ -294,7 +295,7 @@ class Searcher(RunLoop):
 
     def train_iteration(self, batch) -> dict:
         (xw, yw), (xa, ya) = batch
-        tick, done_before = time.perf_counter(), self.state.n_done
+        tick, cpu_tick, done_before = time.perf_counter(), time.process_time(), self.state.n_done
         loss, acc = self.w_step(*self.to_device(xw, yw))
         kill_point("iteration", self.t)  # test hook; see sdas_lib.run.faults
         r = self.running
@@ -307,15 +308,17 @@ class Searcher(RunLoop):
             r["val_acc"] += val[1]
             r["n_val"] += 1
         if self.pos + 1 == self.iters_per_epoch and self.evaluates(self.epoch):
-            t_eval = time.perf_counter()
+            t_eval, cpu_eval = time.perf_counter(), time.process_time()
             self.evaluation = self.evaluate()  # Table 2: before this iteration's decisions
             tick += time.perf_counter() - t_eval  # iteration_seconds: the search's own cost only
+            cpu_tick += time.process_time() - cpu_eval
         made = self.discretize()
         for d in made:
             self.log("  decision " + d.describe())
         if made:
             kill_point("decision", self.state.n_done)
-        self.iteration_seconds.append((self.t, done_before, time.perf_counter() - tick, load_average()))
+        self.iteration_seconds.append(
+            (self.t, done_before, time.perf_counter() - tick, load_average(), time.process_time() - cpu_tick))
         return {"loss": f"{loss:.3f}", "decided": f"{self.state.n_done}/{self.M}"}
 
     # -- evaluation (Table 2) ----------------------------------------------------------------------
@@ -456,11 +459,13 @@ class Searcher(RunLoop):
 
     def write_iteration_times(self) -> None:
         """iterations.csv: each iteration's cost (w step + α/β step + decisions, evaluation excluded)
-        with the decisions made before it, and the machine's 1-minute load average at that moment:
-        a load above the cores (``os.cpu_count()``, in the header comment) means the run shared the CPU."""
+        with the decisions made before it, in wall seconds and in CPU seconds of this process (all its
+        threads: core-seconds), and the machine's 1-minute load average at that moment: a load above the
+        cores (``os.cpu_count()``, in the header comment) means the run shared the CPU. Wall seconds grow
+        when other processes share the cores; CPU seconds barely do, so the report judges cost on them."""
         lines = [f"# cpu_count={os.cpu_count()} threads={torch.get_num_threads()}",
-                 "iteration,decisions_before,seconds,load_average"]
-        lines += [f"{t},{n},{sec:.6f},{load:.2f}" for t, n, sec, load in self.iteration_seconds]
+                 "iteration,decisions_before,seconds,load_average,cpu_seconds"]
+        lines += [f"{t},{n},{sec:.6f},{load:.2f},{cpu:.6f}" for t, n, sec, load, cpu in self.iteration_seconds]
         atomic_write_text(self.out_dir / "iterations.csv", "\n".join(lines) + "\n")
 
     def result(self) -> SearchResult:
@@ -489,11 +494,14 @@ class Searcher(RunLoop):
         self.arch_snapshot = ckpt["arch_snapshot"]
         self.arch_before_decisions = ckpt["arch_before_decisions"]
         self.evaluation = ckpt["evaluation"]
-        self.iteration_seconds = [tuple(row) for row in ckpt["iteration_seconds"]]
+        # checkpoints written before the CPU-seconds column have 4-tuples: their CPU time is unknown (NaN)
+        self.iteration_seconds = [tuple(row) + (float("nan"),) * (5 - len(row)) for row in ckpt["iteration_seconds"]]
 
 
 def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | None]:
-    """A run folder's iterations.csv as rows of numbers, and the machine's core count it recorded."""
+    """A run folder's iterations.csv as rows of numbers, and the machine's core count it recorded.
+
+    Files written before the ``cpu_seconds`` column existed read with ``cpu_seconds`` NaN."""
     import csv
 
     path = Path(folder) / "iterations.csv"
@@ -504,7 +512,7 @@ def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | N
     if lines and lines[0].startswith("#"):
         cpus = int(dict(kv.split("=") for kv in lines[0][1:].split())["cpu_count"])
         lines = lines[1:]
-    rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+    rows = [{"cpu_seconds": float("nan"), **{k: float(v) for k, v in row.items()}} for row in csv.DictReader(lines)]
     return rows, cpus
 
 

@@ -65,7 +65,7 @@ LONGEST_FIRST = ("das", "B", "A", "C", RANDOM)
 COSTLIEST_OP_SET_FIRST = ("video_o3d", "video_oadv", "video_o2d")
 STATUSES = ("done", "resumed", "skipped", "failed")
 SEARCH_COLUMNS = (
-    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds", *SEARCH_ACCURACIES,
+    "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds", "search_cpu_seconds", *SEARCH_ACCURACIES,
 )
 RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
 
@@ -379,7 +379,8 @@ def sweep(
     Returns:
         A pandas DataFrame, one row per (schedule, op set, seed) in the order given: ``schedule``, ``op_set``
         (the stored name, e.g. ``video_o3d``), ``seed``,
-        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` (its iterations only, :mod:`~sdas_lib.run.outputs`), the last
+        ``status`` (done, resumed, skipped, failed), ``folder``, ``genotype``, ``search_seconds`` and ``search_cpu_seconds`` (its iterations only, wall and CPU time,
+        :mod:`~sdas_lib.run.outputs`), the last
         epoch's ``test_acc_relaxed`` / ``test_acc_discrete_weights_kept`` / ``test_acc_discrete`` /
         ``test_acc_discrete_bn_reestimated`` (Table 2; :data:`~sdas_lib.run.outputs.SEARCH_ACCURACIES`); with
         ``retrain``: ``retrain_status``, ``retrain_folder``, ``params`` (without auxiliary head),

@@ -213,7 +213,7 @@ def plot_accuracy_vs_params(
 
 def plot_cost_model(
     mixing: Mapping[str, Sequence[float]], seconds: Mapping[str, Sequence[tuple[float, float]]], *,
-    path: str | os.PathLike | None = None,
+    unit: str = "seconds", path: str | os.PathLike | None = None,
 ) -> Figure:
     """The cost model beside the measured cost (notebook 03, figures/fig4_cost_model.png): left, the
     fraction of edges still mixing all ops after each iteration; right, each iteration's seconds.
@@ -221,6 +221,7 @@ def plot_cost_model(
     Args:
         mixing: ``{schedule: fractions}``, one per iteration t = 1..T (``core.history.mixed_edge_fraction``).
         seconds: ``{schedule: [(iteration, seconds), ...]}`` from iterations.csv.
+        unit: what ``seconds`` measure, for the axis: ``"seconds"`` (wall) or ``"CPU seconds"``.
     """
     fig = new_figure(figsize=(11, 3.5))
     a1, a2 = fig.subplots(1, 2)
@@ -231,7 +232,7 @@ def plot_cost_model(
         pts = seconds.get(s, ())
         a2.plot([t / T for t, _ in pts], [sec for _, sec in pts], lw=1, color=schedule_colour(s), label=schedule_label(s))
     a1.set(xlabel="t/T", ylabel="fraction of edges mixing", title="cost model")
-    a2.set(xlabel="t/T", ylabel="seconds per iteration", yscale="log", title="measured")
+    a2.set(xlabel="t/T", ylabel=f"{unit} per iteration", yscale="log", title="measured")
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
     return _finish(fig, path)
