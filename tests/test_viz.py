@@ -412,3 +412,16 @@ def test_random_cells_have_their_own_colour_and_name_in_the_plots():
     (points,) = plot_accuracy_vs_params(rows).axes[0].collections
     assert [to_hex(c) for c in points.get_facecolors()] == [SCHEDULE_COLOURS["random"], SCHEDULE_COLOURS["C"]]
     assert [schedule_label(s) for s in ("random", "das", "B")] == ["Random", "DAS", "SDAS-B"]
+
+
+def test_alpha_change_is_drawn_signed_and_symmetric_around_zero():
+    from sdas_lib.viz import plot_alpha_change
+
+    change = [[0.0] * 7 for _ in range(14)]
+    change[3][0], change[3][6] = 0.004, -0.001
+    fig = plot_alpha_change(change, IMAGE_SPACE, "normal")
+    (image,) = fig.axes[0].get_images()
+    assert image.get_array()[3][0] == pytest.approx(0.004) and image.get_clim() == pytest.approx((-0.004, 0.004))
+    assert "+0.004" in [t.get_text() for t in fig.axes[0].texts]
+    with pytest.raises(SdasError, match=r"\(14, 7\)"):
+        plot_alpha_change(change[:5], IMAGE_SPACE, "normal")

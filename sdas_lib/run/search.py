@@ -261,7 +261,11 @@ class Searcher(RunLoop):
 
     def discretize(self) -> list[Decision]:
         """Make M_t − (decisions so far) decisions and prune the network and optimizer to them."""
-        n = self.schedule(self.t, self.T, self.M) - self.state.n_done
+        return self.make_decisions(self.schedule(self.t, self.T, self.M) - self.state.n_done)
+
+    def make_decisions(self, n: int) -> list[Decision]:
+        """Make ``n`` one-step decisions now (Algorithm 1, lines 10-14: highest priority first), delete what they
+        drop from the network and the weights' optimizer, and freeze the decided α/β; the decisions made."""
         if n <= 0:
             return []
         if perturb_point(self.ranks.rank, self.t):  # test hook: this rank's α drifts from the others'

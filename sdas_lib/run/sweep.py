@@ -470,6 +470,39 @@ def sweep(
     return _finish_table(table, retrain, log)
 
 
+def live_search(
+    schedule: str, seed: int, out: str | os.PathLike, *, preset: str | SearchPreset = "tiny",
+    overrides: Mapping[str, Any] | None = None, device: str = "cpu", log: Callable[[str], None] = print,
+) -> dict:
+    """One image search in this process, with its progress bar, into the folder a :func:`sweep` with the same
+    arguments would use (``out/search-<schedule>-s<seed>``, one torch thread): a later sweep, or the notebook
+    run again, reuses it instead of searching again. A complete folder is only read.
+
+    Returns:
+        ``{"folder", "status"}`` (done, resumed or skipped, as the sweep says) with the folder's
+        :func:`~sdas_lib.run.outputs.search_outputs` and ``metrics``, its metrics.csv rows (one per epoch).
+    """
+    import csv
+
+    from .search import Searcher
+
+    name = _schedule_name(schedule)
+    if name == RANDOM or name not in ("das", "A", "B", "C"):
+        raise SdasError(f"live_search runs a search: schedule {schedule!r}; choose from 'das', 'A', 'B', 'C'")
+    p = _one_thread(override(_preset(preset, search_presets("image"), SearchPreset), **dict(overrides or {})))
+    job = SweepJob(name, int(seed), str(Path(out) / f"search-{job_name(name, '', int(seed))}"), p, device=str(device))
+    state = search_state(job)  # a folder holding a run with other settings is refused with the reason
+    if state != "complete":
+        Searcher(p, name, job.seed, device=device, out_dir=job.search_dir, resume=state == "incomplete",
+                 progress=True, log=log).run()
+    else:
+        log(f"{job.search_dir}: complete, read as it is (remove the folder to search again)")
+    with open(Path(job.search_dir) / "metrics.csv", newline="") as f:
+        metrics = list(csv.DictReader(f))
+    status = {"missing": "done", "incomplete": "resumed", "complete": "skipped"}[state]
+    return {"folder": job.search_dir, "status": status, **search_outputs(job.search_dir), "metrics": metrics}
+
+
 def _task(task: str | None, *presets) -> str:
     """The sweep's task: ``task`` when given, else the first preset object's; preset objects of another task are refused."""
     owned = [p.task for p in presets if isinstance(p, SearchPreset | TrainPreset)]
@@ -764,6 +797,6 @@ def _finish_table(table, retrain: bool, log: Callable[[str], None]):
 
 
 __all__ = [
-    "sweep", "SweepJob", "BaselineJob", "run_job", "baseline_state", "run_state", "search_state", "retrain_state", "search_outputs",
+    "sweep", "live_search", "SweepJob", "BaselineJob", "run_job", "baseline_state", "run_state", "search_state", "retrain_state", "search_outputs",
     "retrain_outputs", "genotype_line", "train_baselines", "LONGEST_FIRST", "COSTLIEST_OP_SET_FIRST", "STATUSES",
 ]

@@ -9,7 +9,7 @@ from importlib import import_module
 from .dags import genotype_dag, render_svg, state_dag, step_arch, step_dag
 
 _PLOTS = (
-    "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
+    "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_alpha_change", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
     "plot_accuracy_vs_params", "plot_clips", "plot_cost_model", "plot_confusion_matrix", "plot_mixed_edge_fit",
 )
 

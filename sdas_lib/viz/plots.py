@@ -18,12 +18,13 @@ from matplotlib.figure import Figure
 
 from .figure import DPI, new_figure, schedule_colour
 
-from ..core.discretization import sigmoid, softmax
+from ..core.discretization import as_lists, sigmoid, softmax
 from ..core.history import History
 from ..core.opsets import op_set_info
 from ..core.schedule import schedule_curve
 from ..core.space import SearchSpace
 from .dags import _cell_rows, node_name
+from ..errors import SdasError
 
 TABLE2_COLUMNS = {
     "test_acc_relaxed": "relaxed",
@@ -122,6 +123,37 @@ def plot_alpha_heatmap(
         for c, v in enumerate(row):
             ax.text(c, e, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if v > 0.6 else "white")
     ax.set_title(f"{cell_type} cell: softmax(α) per edge, and sigmoid(β)")
+    fig.colorbar(im, ax=ax)
+    return _finish(fig, path)
+
+
+def plot_alpha_change(
+    change, space: SearchSpace, cell_type: str, *, title: str = "", path: str | os.PathLike | None = None
+) -> Figure:
+    """How softmax(α) of one cell type moved: one row per edge, one column per op, red up and blue down
+    (notebook 03: after a few α/β steps the change is far below what two decimals of softmax(α) show).
+
+    Args:
+        change: (E, n_ops) softmax(α) now minus at the start (e.g. ``AlgorithmSteps.softmax_change``).
+        space: the search space. cell_type: which cell type the rows are.
+    """
+    space.cell_type(cell_type)
+    names = list(op_set_info(space.op_set).names)
+    rows = [list(map(float, r)) for r in as_lists(change)]  # (E, n_ops)
+    if len(rows) != space.n_edges or any(len(r) != len(names) for r in rows):
+        raise SdasError(f"change must be ({space.n_edges}, {len(names)}): one row per edge, one column per op")
+    bound = max((abs(v) for r in rows for v in r), default=0.0) or 1.0
+    fig = new_figure(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.38 * len(rows)))
+    ax = fig.add_subplot()
+    im = ax.imshow(rows, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound)
+    ax.set_xticks(range(len(names)), names, rotation=40, ha="right")
+    ax.set_yticks(
+        range(len(rows)), [f"{node_name(j, space.n_inputs)} → {node_name(i, space.n_inputs)}" for j, i in space.edges]
+    )
+    for e, row in enumerate(rows):
+        for c, v in enumerate(row):
+            ax.text(c, e, f"{v:+.3f}", ha="center", va="center", fontsize=6.5)
+    ax.set_title(title or f"{cell_type} cell: change of softmax(α) since the start")
     fig.colorbar(im, ax=ax)
     return _finish(fig, path)
 
@@ -304,6 +336,6 @@ def plot_clips(clips, titles: Sequence[str], *, path: str | os.PathLike | None =
 
 
 __all__ = [
-    "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
+    "plot_schedules", "plot_counts", "plot_alpha_heatmap", "plot_alpha_change", "plot_accuracy_curves", "plot_relaxed_vs_discrete",
     "plot_accuracy_vs_params", "plot_clips", "plot_cost_model", "plot_confusion_matrix", "plot_mixed_edge_fit", "schedule_label",
 ]
