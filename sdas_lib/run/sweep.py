@@ -11,7 +11,8 @@ share the cores better. A job runs its search into ``out/search-<schedule>-s<see
 searches on other labels). The pseudo-schedule ``random`` (Table 4's control) searches nothing: its
 ``search-random-s<seed>`` folder holds the seed's :func:`~sdas_lib.core.random_cells.random_genotype`
 and a config naming it random, with zero search seconds, and is retrained like a found cell. :func:`train_baselines` runs hand-crafted video baselines on the same worker
-pool, with the same rules. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
+pool, with the same rules, at one or several widths; :func:`sweep_sizes` retrains found cells at Table 7's
+network sizes through :func:`sweep`. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
 finished folder says is read by :mod:`sdas_lib.run.outputs`.
 
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
