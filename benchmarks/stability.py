@@ -29,6 +29,7 @@ SCHEDULES = ("das", "A", "B", "C", "random")  # notebook 04: the searches and th
 VIDEO_SCHEDULES = ("das", "C")
 OP_SETS = ("o2d", "o3d", "oadv")
 BASELINES = ("res50-2d", "res50-3d")
+BASELINE_WIDTHS = (4, 8, 16)  # notebook 05's baseline_widths
 
 
 def image_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
@@ -49,9 +50,10 @@ def image_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
 
 def video_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
     """Notebook 05's sweeps: DAS and SDAS-C on every op set, retrained; random Oadv cells retrained; the Oadv
-    cells transferred to the fine labels; the hand-crafted baselines on the fine labels (width / 4)."""
-    from sdas_lib.run.presets import get_preset, search_presets, train_presets
-    from sdas_lib.run.sweep import sweep, train_baselines
+    cells transferred to the fine labels; SDAS-C's Oadv cells at Table 7's sizes; the hand-crafted baselines on
+    the search's labels at the notebook's widths."""
+    from sdas_lib.run.presets import TABLE7_WIDTH_FRACTIONS, get_preset, search_presets, train_presets
+    from sdas_lib.run.sweep import sweep, sweep_sizes, train_baselines
 
     dataset = get_preset(preset, search_presets("video")).dataset
     fine = {"moving_digits": "moving_digits_fine", "kinetics10": "kinetics"}.get(dataset, dataset)
@@ -65,7 +67,9 @@ def video_runs(preset: str, seeds, runs_dir, data_root, jobs: int):
           overrides=overrides, retrain=True, train_preset=train, progress=False)  # Table 6's random control
     sweep(list(VIDEO_SCHEDULES), list(seeds), video_dir, preset=preset, task="video", op_sets=[OP_SETS[-1]], jobs=jobs,
           overrides=overrides, retrain=True, train_preset=transfer, retrain_prefix="transfer", progress=False)
-    train_baselines(list(BASELINES), list(seeds), video_dir, train_preset=transfer, width_divisor=4, jobs=jobs)
+    sweep_sizes(list(seeds), video_dir, train_preset=train, fractions=TABLE7_WIDTH_FRACTIONS, preset=preset,
+                overrides=overrides, jobs=jobs, progress=False)
+    train_baselines(list(BASELINES), list(seeds), video_dir, train_preset=train, width_divisor=BASELINE_WIDTHS, jobs=jobs)
 
 
 def seed_view(runs_dir: Path, seeds, into: Path) -> Path:

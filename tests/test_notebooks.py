@@ -121,6 +121,7 @@ def test_the_course_writes_its_tables_and_figures(smoke):
     for name in ("course_times.csv", "fig4_schedules.png", "table1_search_space.csv", "table2_discretization_gap.csv",
                  "table4_search_and_retrain.csv", "table5_imagenet_mobile.csv", "reproduction_report.csv",
                  "fig8_darts_v2_normal.svg", "eq2_mixed_edge.png", "table6_video_op_sets.csv", "table10_transfer.csv",
+                 "table7_network_size.csv", "table8_baselines.csv",
                  "fig11_video_accuracy_vs_params.png", "moving_digits_clips.png"):
         assert (figures / name).is_file(), name
     with open(figures / "table1_search_space.csv") as f:

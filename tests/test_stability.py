@@ -63,7 +63,7 @@ def test_the_benchmark_at_micro_runs_through_the_sweep_and_resumes(tmp_path, mon
     assert rc == (1 if any(r["flipped"] == "True" for r in rows) else 0)
     assert "conclusive verdicts:" in printed and "between reproduced and contradicted:" in printed
     assert (runs / "search-B-s3" / "genotype.json").is_file() and (runs / "video" / "transfer-C-oadv-s3").is_dir()
-    assert (runs / "video" / "baseline-res50-3d-s2" / "result.json").is_file()
+    assert (runs / "video" / "baseline-res50-3d-w16-s2" / "result.json").is_file()
     before = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
     stability.main(args)  # again: every run is complete and only read
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()} == before

@@ -103,6 +103,8 @@ def test_run_writes_metrics_weights_result_and_genotype(tmp_path, digits):
     doc = json.loads((out / "result.json").read_text())
     assert doc["test_acc"] == pytest.approx(result.test_acc) == pytest.approx(float(rows[-1]["test_acc"]))
     assert doc["params"] == result.params > 0 and doc["mult_adds"] == result.mult_adds > 0
+    # the last epoch's train accuracy (evidence a net learns) and the classes (its chance) are recorded
+    assert doc["train_acc"] == pytest.approx(float(rows[-1]["train_acc"])) and doc["num_classes"] == 10
     assert "digits" in doc["dataset"] and any("digits (scikit-learn" in line for line in lines)
     # weights.pt loads into a freshly built network of the same genotype
     net = build_network("cifar", DARTS_V2, K=1, C1=8, C2=16, num_classes=10)

@@ -425,3 +425,18 @@ def test_alpha_change_is_drawn_signed_and_symmetric_around_zero():
     assert "+0.004" in [t.get_text() for t in fig.axes[0].texts]
     with pytest.raises(SdasError, match=r"\(14, 7\)"):
         plot_alpha_change(change[:5], IMAGE_SPACE, "normal")
+
+
+def test_accuracy_vs_params_joins_a_curve_through_its_mean_at_each_size():
+    """Fig. 11: one baseline at several widths is a line through its mean accuracy per size, named once."""
+    rows = [{"name": "C-s0", "schedule": "C", "params": 80_000, "test_acc": 0.5},
+            {"name": "res50-3d", "curve": "res50-3d", "params": 1_700_000, "test_acc": 0.2},
+            {"name": "res50-3d", "curve": "res50-3d", "params": 1_700_000, "test_acc": 0.4},
+            {"name": "res50-3d", "curve": "res50-3d", "params": 110_000, "test_acc": 0.1}]
+    ax = plot_accuracy_vs_params(rows, chance=0.1).axes[0]
+    curve, chance = ax.get_lines()
+    assert list(curve.get_xdata()) == pytest.approx([0.11, 1.7]) and list(curve.get_ydata()) == pytest.approx([0.1, 0.3])
+    assert list(chance.get_ydata()) == [0.1, 0.1]
+    assert [t.get_text() for t in ax.texts] == ["C-s0"]  # the curve is named in the legend, not per point
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["res50-3d", "chance (0.1)"]
+    assert ax.get_xscale() == "log"  # sizes 20x apart

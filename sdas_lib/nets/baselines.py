@@ -43,6 +43,15 @@ figure itself is missing from our copy):
 - **Classifier.** A linear layer on the globally pooled features, ``num_classes`` outputs
   (10 for Kinetics10). Table 8's parameters fit best without it (below).
 
+- **Tiny clips.** The course's 4×16×16 clips keep Fig. 10's stem (stride 2 and a stride-2 max pool) and
+  strides: ``layer1`` sees 4×4 frames, ``layer3`` and ``layer4`` 1×1, and the two temporal pools leave one
+  frame from ``layer2`` on. A smaller stem stride would suit the clips better but make another network
+  than the Res50 of Table 8, so we keep it; notebook 05 shows whether the baselines learn at all.
+- **Widths for Fig. 11.** ``width_divisor`` 4 is Table 8's; 8 and 16 draw the curve down to the searched
+  cells' size (width / 16: a 4-channel stem and 4-channel bottlenecks in ``layer1``). Below that the
+  curve no longer describes a ResNet, and matching the tiny cells by width alone would leave a
+  3-channel stem.
+
 Sizes at width/4, 10 classes, one 16×112×112 clip (``count_parameters``, ``count_mult_adds``;
 tests/test_baselines.py pins Res50-2D):
 

@@ -77,11 +77,22 @@ def random_cell_outputs(folder: str | os.PathLike) -> dict:
 
 
 def retrain_outputs(folder: str | os.PathLike) -> dict:
-    """What a finished retraining folder says (its result.json)."""
-    result = json.loads((Path(folder) / "result.json").read_text())
+    """What a finished retraining folder says (its result.json): params, test accuracy, seconds, data set, and
+    ``train_acc`` (the last epoch's running train accuracy) and ``mult_adds``.
+
+    Folders written before result.json held ``train_acc`` give the last row of their metrics.csv; NaN where
+    neither has it (as ``mult_adds`` of a result.json without it).
+    """
+    folder = Path(folder)
+    result = json.loads((folder / "result.json").read_text())
+    train_acc = result.get("train_acc")
+    if train_acc is None and (folder / "metrics.csv").is_file():
+        train_acc = _last_row(folder / "metrics.csv").get("train_acc")
     return {
         "params": int(result["params"]), "test_acc": float(result["test_acc"]),
         "retrain_seconds": float(result["seconds"]), "retrain_dataset": result["dataset"],
+        "train_acc": float(train_acc) if train_acc not in (None, "") else float("nan"),
+        "mult_adds": float(result.get("mult_adds", float("nan"))),
     }
 
 

@@ -496,6 +496,42 @@ VIDEO_TRAIN_PRESETS: dict[str, VideoTrainPreset] = {
 }
 
 
+# Table 7's first three rows: K = 2 with (C1, C2) = (16, 64), (24, 96), (32, 128), i.e. 1/2, 3/4 and 1 of
+# the default video retraining's widths. network_sizes scales any video retraining preset the same way.
+TABLE7_WIDTH_FRACTIONS = (0.5, 0.75, 1.0)
+
+
+def network_sizes(preset: "VideoTrainPreset", fractions=TABLE7_WIDTH_FRACTIONS) -> list["VideoTrainPreset"]:
+    """Table 7's sizes at the scale of ``preset``: copies of it with C1 and C2 multiplied by each fraction
+    (K kept), smallest first. The fraction 1 is ``preset`` itself (Table 6's retraining). C1 is rounded;
+    C2 is rounded to a multiple of 8, so that each of a cell's 4 nodes gets an even width (the factorized
+    reductions need it); fractions that round to one size give it once.
+
+    Args:
+        preset: a video retraining preset (``VIDEO_TRAIN_TINY``: K=1, C1=16, C2=32).
+        fractions: positive widths relative to the preset's; each must leave C1 and C2 at least 2 channels.
+    """
+    if getattr(preset, "task", None) != "video":
+        raise SdasError("network_sizes takes a video retraining preset (VIDEO_TRAIN_TINY, ...), as Table 7 is on video")
+    if isinstance(fractions, (int, float)) or not len(fractions) or not all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in fractions):
+        raise SdasError(f"fractions must be positive numbers such as (0.5, 0.75, 1.0) (Table 7), got {fractions!r}")
+    out = {}
+    for f in sorted(fractions):
+        c1, c2 = round(preset.C1 * f), 8 * round(preset.C2 * f / 8)
+        if c1 < 2 or c2 < 8:
+            raise SdasError(f"fraction {f} leaves C1={c1}, C2={c2} for the preset's C1={preset.C1}, C2={preset.C2}; "
+                            f"give fractions that keep C1 at least 2 and C2 at least 8 channels")
+        out[(c1, c2)] = size = dataclasses.replace(preset, C1=c1, C2=c2)
+        check_train_preset(size)
+    return list(out.values())
+
+
+def size_label(preset: "VideoTrainPreset") -> str:
+    """``K1_C8_C16``: a network size (K, C1, C2) as Table 7 lists it, for folder names and tables."""
+    return f"K{preset.K}_C{preset.C1}_C{preset.C2}"
+
+
 def train_presets(task: str = "image") -> dict:
     """The retraining presets of ``task`` (``"image"`` or ``"video"``), by name."""
     return _task_table({"image": TRAIN_PRESETS, "video": VIDEO_TRAIN_PRESETS}, task)
@@ -558,5 +594,5 @@ def _check_video_train_preset(p: VideoTrainPreset) -> None:
 __all__ += [
     "TrainPreset", "TRAIN_TINY", "TRAIN_PAPER", "TRAIN_IMAGENET", "TRAIN_MICRO", "TRAIN_PRESETS", "check_train_preset",
     "VideoTrainPreset", "VIDEO_TRAIN_TINY", "VIDEO_TRAIN_PAPER", "VIDEO_TRAIN_MICRO", "VIDEO_TRAIN_PRESETS",
-    "train_presets",
+    "train_presets", "network_sizes", "size_label", "TABLE7_WIDTH_FRACTIONS",
 ]

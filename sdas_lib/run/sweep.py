@@ -11,7 +11,8 @@ share the cores better. A job runs its search into ``out/search-<schedule>-s<see
 searches on other labels). The pseudo-schedule ``random`` (Table 4's control) searches nothing: its
 ``search-random-s<seed>`` folder holds the seed's :func:`~sdas_lib.core.random_cells.random_genotype`
 and a config naming it random, with zero search seconds, and is retrained like a found cell. :func:`train_baselines` runs hand-crafted video baselines on the same worker
-pool, with the same rules. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
+pool, with the same rules, at one or several widths; :func:`sweep_sizes` retrains found cells at Table 7's
+network sizes through :func:`sweep`. A folder's state is :func:`~sdas_lib.run.folders.run_state`'s; what a
 finished folder says is read by :mod:`sdas_lib.run.outputs`.
 
 Every run folder is handled like this, so the same sweep can be run again after any interruption:
@@ -55,8 +56,8 @@ from .faults import run_kill_point
 from .folders import run_state
 from .outputs import SEARCH_ACCURACIES, genotype_line, random_cell_outputs, retrain_outputs, search_outputs
 from .presets import (
-    SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset, override, resolve_op_set,
-    search_presets, train_presets,
+    TABLE7_WIDTH_FRACTIONS, SearchPreset, TrainPreset, check_search_preset, check_train_preset, get_preset,
+    network_sizes, override, resolve_op_set, search_presets, size_label, train_presets,
 )
 
 # Longest first: on the tiny preset DAS costs most, then SDAS-B, A and C (README, Table 4's search seconds).
@@ -67,7 +68,9 @@ STATUSES = ("done", "resumed", "skipped", "failed")
 SEARCH_COLUMNS = (
     "schedule", "op_set", "seed", "status", "folder", "genotype", "search_seconds", "search_cpu_seconds", *SEARCH_ACCURACIES,
 )
-RETRAIN_COLUMNS = ("retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset")
+RETRAIN_COLUMNS = (
+    "retrain_status", "retrain_folder", "params", "test_acc", "retrain_seconds", "retrain_dataset", "train_acc", "mult_adds",
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class BaselineJob:
     @property
     def name(self) -> str:
         return f"{self.arch}-s{self.seed}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.arch}-w{self.width_divisor}-s{self.seed}"
 
 
 def _first_folder(job: "SweepJob | BaselineJob") -> str:
@@ -503,6 +510,47 @@ def live_search(
     return {"folder": job.search_dir, "status": status, **search_outputs(job.search_dir), "metrics": metrics}
 
 
+def size_prefix(train_preset: TrainPreset, base: TrainPreset) -> str:
+    """The retraining folders' prefix for one network size: ``retrain`` for ``base``'s own size (Table 6's
+    retrainings, reused), else ``size_K1_C8_C16``."""
+    same = (train_preset.K, train_preset.C1, train_preset.C2) == (base.K, base.C1, base.C2)
+    return "retrain" if same else f"size_{size_label(train_preset)}"
+
+
+def sweep_sizes(
+    seeds: Sequence[int], out: str | os.PathLike, train_preset: str | TrainPreset = "tiny",
+    fractions: Sequence[float] = TABLE7_WIDTH_FRACTIONS, schedule: str = "C", op_set: str = "oadv", **kwargs,
+):
+    """Table 7: the cells of ``schedule`` on ``op_set`` (found by Table 6's video sweep in ``out``), retrained
+    at each size of :func:`~sdas_lib.run.presets.network_sizes` (C1 and C2 times each fraction), with the
+    same seeds. Each size is one :func:`sweep` (searches found complete and only read), its retrainings in
+    ``out/<prefix>-<schedule>-<op set>-s<seed>`` (:func:`size_prefix`: the preset's own size reuses Table 6's
+    ``retrain-`` folders), so a second call reuses every run and an interrupted one resumes.
+
+    Args:
+        seeds: the searches' seeds (Table 6's). out: the video sweep's folder.
+        train_preset: the video retraining preset whose K, C1, C2 are scaled. fractions: Table 7's widths.
+        schedule, op_set: whose cells (SDAS-C on Oadv, as Table 7). kwargs: :func:`sweep`'s (``preset``,
+            ``overrides``, ``jobs``, ``device``, ...); ``task``, ``retrain`` and ``retrain_prefix`` are set here.
+
+    Returns:
+        :func:`sweep`'s table for every size, one after another, with ``size`` (``K1_C8_C16``), ``K``, ``C1``
+        and ``C2`` columns.
+    """
+    import pandas as pd
+
+    tp = _preset(train_preset, train_presets("video"), TrainPreset)
+    for k in ("task", "retrain", "retrain_prefix", "train_preset", "op_sets"):
+        if k in kwargs:
+            raise SdasError(f"sweep_sizes sets {k} itself; leave it out")
+    parts = []
+    for size in network_sizes(tp, fractions):
+        t = sweep([schedule], seeds, out, task="video", op_sets=[op_set], retrain=True, train_preset=size,
+                  retrain_prefix=size_prefix(size, tp), **kwargs)
+        parts.append(t.assign(size=size_label(size), K=size.K, C1=size.C1, C2=size.C2))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _task(task: str | None, *presets) -> str:
     """The sweep's task: ``task`` when given, else the first preset object's; preset objects of another task are refused."""
     owned = [p.task for p in presets if isinstance(p, SearchPreset | TrainPreset)]
@@ -660,19 +708,29 @@ def _baseline(job: BaselineJob) -> dict:
     return _run(job.folder, lambda: baseline_state(job), make, retrain_outputs, "status")
 
 
+def baseline_folder_name(arch: str, width_divisor: int, seed: int) -> str:
+    """``baseline-res50-3d-w4-s0``: a baseline's run folder, named by its width divisor (several widths
+    draw Fig. 11's curve). Folders named ``baseline-<arch>-s<seed>`` predate the widths (and were trained
+    on the fine labels); nothing reads them any more."""
+    return f"baseline-{arch}-w{width_divisor}-s{seed}"
+
+
 def train_baselines(
     archs: Sequence[str], seeds: Sequence[int], out: str | os.PathLike, train_preset: str | TrainPreset = "tiny",
-    width_divisor: int = 4, jobs: int | None = None, log: Callable[[str], None] = print, device: str = "cpu",
+    width_divisor: int | Sequence[int] = 4, jobs: int | None = None, log: Callable[[str], None] = print,
+    device: str = "cpu",
 ):
-    """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, seed) into
-    ``out/baseline-<arch>-s<seed>``, on the sweep's worker processes (one torch thread each): complete
-    folders are skipped, interrupted ones resumed, and a run that fails or a worker that dies gives a
-    ``failed`` row while the others go on, as in :func:`sweep`.
+    """Train hand-crafted video baselines (Fig. 10, Table 8) for every (arch, width divisor, seed) into
+    ``out/baseline-<arch>-w<divisor>-s<seed>`` (:func:`baseline_folder_name`), on the sweep's worker processes
+    (one torch thread each): complete folders are skipped, interrupted ones resumed, and a run that fails or
+    a worker that dies gives a ``failed`` row while the others go on, as in :func:`sweep`.
 
-    ``device`` is where they compute; on a GPU they run one at a time, as in :func:`sweep`.
+    ``width_divisor`` is one divisor (4 in Table 8) or several (``[4, 8, 16]``: Fig. 11's curve of
+    accuracy against parameters). ``device`` is where they compute; on a GPU they run one at a time, as in
+    :func:`sweep`.
 
     Returns a DataFrame: ``arch``, ``width_divisor``, ``seed``, ``folder``, ``status``, ``params``,
-    ``test_acc``, ``retrain_seconds``, ``retrain_dataset``, ``error``.
+    ``test_acc``, ``train_acc`` (the last epoch's), ``mult_adds``, ``retrain_seconds``, ``retrain_dataset``, ``error``.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -692,10 +750,12 @@ def train_baselines(
     jobs = _jobs_on(device, jobs, log)
     if Path(out).exists() and not Path(out).is_dir():
         raise SdasError(f"--out {str(out)!r} is a file, not a folder; choose another path")
-    if not _is_int(width_divisor) or width_divisor < 1:
-        raise SdasError(f"width_divisor must be a positive integer (4 in Table 8), got {width_divisor!r}")
-    grid = [BaselineJob(a, seed, width_divisor, str(Path(out) / f"baseline-{a}-s{seed}"), tp, str(device))
-            for a in archs for seed in seeds]
+    widths = [width_divisor] if _is_int(width_divisor) else width_divisor
+    if isinstance(widths, str) or not len(widths) or not all(_is_int(w) and w >= 1 for w in widths):
+        raise SdasError(f"width_divisor must be a positive integer (4 in Table 8) or a list of them, got {width_divisor!r}")
+    widths = _unique(int(w) for w in widths)
+    grid = [BaselineJob(a, seed, w, str(Path(out) / baseline_folder_name(a, w, seed)), tp, str(device))
+            for a in archs for w in widths for seed in seeds]
 
     def plan(job: BaselineJob) -> bool:
         try:
@@ -704,28 +764,28 @@ def train_baselines(
             return False  # refused: its row, read below, says why
 
     todo = [job for job in grid if plan(job)]
-    to_run = {job.name for job in todo}
+    to_run = {job.key for job in todo}
     workers = min(jobs, len(todo))
-    log(f"baselines: {len(grid)} runs ({', '.join(archs)} x seeds {', '.join(map(str, seeds))}, width / {width_divisor}) "
+    log(f"baselines: {len(grid)} runs ({', '.join(archs)} x width / {', '.join(map(str, widths))} x seeds {', '.join(map(str, seeds))}) "
         f"in {out}: " + (f"{len(todo)} to run on {workers} worker process{'es' if workers != 1 else ''}" if todo else "nothing to run"))
     rows: dict[str, dict] = {}
 
     def finish(job: BaselineJob, row: dict) -> None:
-        rows[job.name] = {"arch": job.arch, "width_divisor": job.width_divisor, "seed": job.seed, "folder": job.folder, **row}
-        r = rows[job.name]
+        rows[job.key] = {"arch": job.arch, "width_divisor": job.width_divisor, "seed": job.seed, "folder": job.folder, **row}
+        r = rows[job.key]
         with _above_the_bar():
-            log(f"baseline-{job.name}: {r['status']}" + (
+            log(f"{Path(job.folder).name}: {r['status']}" + (
                 f": {r.get('error', '')}" if r["status"] == "failed" else f", {r['params']:,} params, test acc {r['test_acc']:.3f}"))
 
     with tqdm(total=len(grid), disable=True) as bar:
         for job in grid:
-            if job.name not in to_run:  # complete or refused: only read, here
+            if job.key not in to_run:  # complete or refused: only read, here
                 parts: dict = {}
                 run_job(job, lambda kind, payload: parts.update(payload) if kind == "part" else None)
                 finish(job, parts)
         _run_pool(todo, workers, finish, bar, log)
-    table = pd.DataFrame([rows[job.name] for job in grid])
-    for c in ("params", "test_acc", "retrain_seconds", "retrain_dataset", "error"):
+    table = pd.DataFrame([rows[job.key] for job in grid])
+    for c in ("params", "test_acc", "train_acc", "mult_adds", "retrain_seconds", "retrain_dataset", "error"):
         if c not in table:
             table[c] = "" if c in ("retrain_dataset", "error") else float("nan")
     table["error"] = [e if isinstance(e, str) else "" for e in table["error"]]
@@ -798,5 +858,5 @@ def _finish_table(table, retrain: bool, log: Callable[[str], None]):
 
 __all__ = [
     "sweep", "live_search", "SweepJob", "BaselineJob", "run_job", "baseline_state", "run_state", "search_state", "retrain_state", "search_outputs",
-    "retrain_outputs", "genotype_line", "train_baselines", "LONGEST_FIRST", "COSTLIEST_OP_SET_FIRST", "STATUSES",
+    "retrain_outputs", "genotype_line", "train_baselines", "baseline_folder_name", "sweep_sizes", "size_prefix", "LONGEST_FIRST", "COSTLIEST_OP_SET_FIRST", "STATUSES",
 ]

@@ -228,7 +228,75 @@ def transfer_table(df, baselines=None):
     return pd.DataFrame(rows)
 
 
+# Table 8 counts mult-adds for one 16x112x112 clip (nets/baselines.py: it fits a count that ignores the
+# temporal pools; ours builds them).
+TABLE8_CLIP = (3, 16, 112, 112)
+
+
+def table8_mult_adds(arch: str, width_divisor: int, num_classes: int = 10, clip=TABLE8_CLIP) -> int:
+    """Mult-adds of a Fig. 10 baseline for one clip of Table 8's size (built on the meta device: no memory,
+    no weights), to set beside Table 8's figures."""
+    import torch
+
+    from ..nets.baselines import build_baseline
+    from ..nets.complexity import count_mult_adds
+
+    with torch.device("meta"):
+        model = build_baseline(arch, num_classes, width_divisor)
+    return count_mult_adds(model, clip, device="meta")
+
+
+def baseline_table(cells, baselines):
+    """Table 8 at the course's scale: found cells retrained on the search's labels (a sweep with
+    ``retrain=True``), beside hand-crafted baselines (:func:`~sdas_lib.run.sweep.train_baselines`) at each
+    width, on the same labels. Mean ± std over seeds of params, mult-adds (M, one clip of the run's size),
+    train accuracy % (the last epoch's: evidence a net learns) and test error %; for the baselines, their
+    mult-adds at Table 8's 16x112x112 clip (G) beside Table 8's params and mult-adds (width / 4)."""
+    import pandas as pd
+
+    if "retrain_status" not in cells:
+        raise SdasError("baseline_table needs a sweep with retrain=True (its retrain columns)")
+    done = cells[(cells["status"] != "failed") & (cells["retrain_status"] != "failed")]
+
+    def row(network, g, **extra):
+        return {"network": network, "seeds": len(g), "params": mean_std(g["params"], 0),
+                "mult-adds (M)": mean_std(g["mult_adds"], 2, 1e-6), "train acc %": mean_std(g["train_acc"], 1, 100),
+                "test error %": mean_std(1 - g["test_acc"], 2, 100), **extra}
+
+    rows = []
+    for op in [o for o in OP_SET_ORDER if (done["op_set"] == o).any()]:
+        for s, g in _groups(done[done["op_set"] == op]):
+            rows.append(row(f"{NAMES[s]} cells ({OP_SET_NAMES[op]})", g))
+    ok = baselines[baselines["status"] != "failed"]
+    for (arch, width), g in ok.groupby(["arch", "width_divisor"], sort=False):
+        ref = paper.TABLE8.get(arch, {})
+        rows.append(row(f"{arch} (width / {width})", g, **{
+            "mult-adds at 16x112x112 (G)": f"{table8_mult_adds(arch, int(width)) / 1e9:.3f}",
+            "paper params (M)": ref.get("params_m", "-") if width == 4 else "-",
+            "paper mult-adds (G)": ref.get("mult_adds_g", "-") if width == 4 else "-"}))
+    return pd.DataFrame(rows).fillna("-")
+
+
+def table7(sizes):
+    """Table 7 at the course's scale: the same cells retrained at each network size (K, C1, C2) of
+    :func:`~sdas_lib.run.sweep.sweep_sizes`: params and test error %, mean ± std over seeds, beside
+    Table 7's rows (K = 2; C1, C2 at 1/2, 3/4 and 1 of the default, matched by rank)."""
+    import pandas as pd
+
+    done = sizes[(sizes["status"] != "failed") & (sizes["retrain_status"] != "failed")]
+    rows = []
+    for (label, k, c1, c2), g in done.groupby(["size", "K", "C1", "C2"], sort=False):
+        rows.append({"K": k, "C1": c1, "C2": c2, "seeds": len(g), "params": mean_std(g["params"], 0),
+                     "test error %": mean_std(1 - g["test_acc"], 2, 100), "_size": (k, c1, c2)})
+    rows.sort(key=lambda r: r.pop("_size"))  # Table 7's order: more cells, then wider
+    for r, ref in zip(rows, paper.TABLE7):
+        r["paper K, C1, C2"] = f"{ref['K']}, {ref['C1']}, {ref['C2']}"
+        r["paper params (M)"], r["paper error %"] = ref["params_m"], ref["error"]
+    return pd.DataFrame(rows)
+
+
 __all__ = [
+    "baseline_table", "table7", "table8_mult_adds", "TABLE8_CLIP",
     "table2", "discretization_gap_parts", "cost_column", "table4", "table5", "imagenet_mobile_sizes", "mean_std", "table6", "transfer_table",
     "OP_SET_ORDER", "OP_SET_NAMES",
 ]

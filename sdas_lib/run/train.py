@@ -328,6 +328,10 @@ class Trainer(RunLoop):
                 return row["test_loss"], row["test_acc"]
         return float("nan"), float("nan")
 
+    def _final_train_acc(self) -> float:
+        """The last epoch's running train accuracy (over its batches, in train mode): evidence the net learns."""
+        return self.metrics[-1]["train_acc"] if self.metrics else float("nan")
+
     def write_outputs(self) -> None:
         test_loss, test_acc = self._final_test()
         self.log(f"done in {self.elapsed:.1f}s on {self.data.name}: test accuracy {test_acc:.4f} (loss {test_loss:.4f})")
@@ -346,11 +350,12 @@ class Trainer(RunLoop):
     def result_document(self) -> dict:
         test_loss, test_acc = self._final_test()
         return {
-            "test_acc": test_acc, "test_loss": test_loss, "epochs": self.preset.epochs, "iterations": self.t,
+            "test_acc": test_acc, "test_loss": test_loss, "train_acc": self._final_train_acc(), "epochs": self.preset.epochs, "iterations": self.t,
             "seconds": round(self.elapsed, 3), "preset": self.preset.name, "task": self.preset.task, "seed": self.seed,
             **self.model_document(),
             "params": self.params, "mult_adds": self.mult_adds, "input_shape": list(self.input_shape),
-            "test_clips": clips_per_test_sample(self.data), "dataset": self.data.description, "device": str(self.device),
+            "test_clips": clips_per_test_sample(self.data), "num_classes": self.data.num_classes,
+            "dataset": self.data.description, "device": str(self.device),
         }
 
     def result(self) -> TrainResult:

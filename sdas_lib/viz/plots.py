@@ -221,24 +221,41 @@ def plot_relaxed_vs_discrete(
 
 def plot_accuracy_vs_params(
     rows: Sequence[Mapping[str, Any]], *, x: str = "params", y: str = "test_acc", label: str = "name",
-    path: str | os.PathLike | None = None,
+    chance: float | None = None, path: str | os.PathLike | None = None,
 ) -> Figure:
-    """Test accuracy against parameters (in millions), one labelled point per row (e.g. Tables 4, 5).
+    """Test accuracy against parameters (in millions), one labelled point per row (e.g. Tables 4, 5; Fig. 11).
 
     Args:
         rows: dicts with a parameter count ``x``, an accuracy ``y`` and a name ``label``
             (a retrain's result.json has ``params`` and ``test_acc``); a row with a ``schedule`` key
-            takes that schedule's colour, other rows are gray. Rows whose size or accuracy is missing
-            (a failed run) are left out.
+            takes that schedule's colour, other rows are gray. Rows with a ``curve`` key (``"res50-3d"``)
+            are joined, per curve, by a line through the mean accuracy at each size (Fig. 11: one
+            hand-crafted network at several widths), and labelled once, in the legend. Rows whose size or
+            accuracy is missing (a failed run) are left out. With sizes over 20x apart the x axis is log.
+        chance: draw chance accuracy (1 / classes) as a dashed line, when given.
     """
     points = [(r, _number(r[x]) / 1e6, _number(r[y])) for r in rows]
     points = [(r, px, py) for r, px, py in points if not (math.isnan(px) or math.isnan(py))]
-    fig = new_figure(figsize=(5.5, 3.8))
+    fig = new_figure(figsize=(6.5, 4.2))
     ax = fig.add_subplot()
     colours = [schedule_colour(r["schedule"]) if r.get("schedule") is not None else "#7f7f7f" for r, _, _ in points]
-    ax.scatter([px for _, px, _ in points], [py for _, _, py in points], c=colours)
+    ax.scatter([px for _, px, _ in points], [py for _, _, py in points], c=colours, s=18)
+    curves: dict[str, dict[float, list[float]]] = {}
     for r, px, py in points:
-        ax.annotate(str(r[label]), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        if r.get("curve") is not None:
+            curves.setdefault(str(r["curve"]), {}).setdefault(px, []).append(py)
+        else:
+            ax.annotate(str(r[label]), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for name, by_size in curves.items():
+        xs = sorted(by_size)
+        ax.plot(xs, [sum(by_size[v]) / len(by_size[v]) for v in xs], marker="s", lw=1.2, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="#7f7f7f", ls="--", lw=1, label=f"chance ({chance:.2g})")
+    xs = [px for _, px, _ in points]
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        ax.set_xscale("log")
+    if curves or chance is not None:
+        ax.legend(fontsize=8)
     ax.set(xlabel="parameters (millions)", ylabel=y, title="Accuracy against size")
     return _finish(fig, path)
 
