@@ -213,3 +213,34 @@ __all__ = [
     "LEVELS", "MEASURES", "Recovery", "op_level", "recovery", "decision_correct", "decision_chance",
     "recovery_over_iterations",
 ]
+
+
+# -- the planted genotypes of the planted-cell data sets -----------------------------------------
+PLANTED = "planted"  # data set names: "planted" (teacher 0) or "planted-<teacher>"
+PLANTED_SEED_OFFSET = 10_000  # teacher t plants random_genotype(space, 10_000 + t): not a random control's cell
+
+
+def planted_teacher(dataset: str) -> int | None:
+    """The teacher number of a planted data set name (``planted`` -> 0, ``planted-2`` -> 2), None for other names."""
+    name = str(dataset)
+    if name == PLANTED:
+        return 0
+    if not name.startswith(PLANTED + "-"):
+        return None
+    tail = name[len(PLANTED) + 1:]
+    if not tail.isdigit():
+        raise SdasError(f"planted data set {name!r}: write 'planted' or 'planted-<teacher number>', e.g. 'planted-1'")
+    return int(tail)
+
+
+def planted_genotype(teacher: int, space=None) -> Genotype:
+    """The genotype teacher ``teacher`` plants: a uniform random cell of ``space`` (default the image space)."""
+    from .random_cells import random_genotype
+    from .space import IMAGE_SPACE
+
+    if isinstance(teacher, bool) or not isinstance(teacher, int) or teacher < 0:
+        raise SdasError(f"a teacher number must be a non-negative integer, got {teacher!r}")
+    return random_genotype(space or IMAGE_SPACE, PLANTED_SEED_OFFSET + teacher)
+
+
+__all__ += ["PLANTED", "planted_teacher", "planted_genotype"]
