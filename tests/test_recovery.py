@@ -94,8 +94,9 @@ def test_recovery_over_iterations_counts_decisions_as_they_are_made():
         {"cell_type": "normal", "kind": "edge", "edge": [0, 5], "choice": "skip_connect", "iteration": 3},
     ]
     rows = recovery_over_iterations(ds, PLANTED, T=5)
-    assert [r["judged"] for r in rows] == [0, 1, 1, 2, 2]
-    assert [r["right"] for r in rows] == [0, 1, 1, 1, 1]
+    assert [r["judged"] for r in rows] == [0, 1, 1, 2, 2, 2]  # t = 0 .. T; iterations count from 1
+    assert [r["right"] for r in rows] == [0, 1, 1, 1, 1, 1]
+    assert rows[0]["fraction"] == 0 and rows[-1]["fraction"] == 1
     assert rows[-1]["chance_right"] == pytest.approx(4 / 7 + 2 / 7)
 
 

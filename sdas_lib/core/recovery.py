@@ -190,7 +190,8 @@ def recovery_over_iterations(decisions: Iterable[Mapping], planted: Genotype, T:
                              level: str = "kind") -> list[dict]:
     """Right and judged decisions made up to each iteration of a search, as the decisions are made.
 
-    Returns one row per iteration t = 0..T-1 (``iteration``, ``fraction`` = (t + 1) / T, ``judged``
+    Iterations count from 1 as in decisions.json (DAS decides everything at iteration T). Returns one row
+    per t = 0..T (``iteration`` t, ``fraction`` = t / T, ``judged``
     decisions made so far, ``right`` ones, ``chance_right`` expected of uniform choices): DAS's rows stay
     at zero until its last iteration, a scheduled search's climb as it decides.
     """
@@ -202,9 +203,9 @@ def recovery_over_iterations(decisions: Iterable[Mapping], planted: Genotype, T:
         if ok is not None:
             scored.append((int(d["iteration"]), ok, decision_chance(d, planted, level)))
     rows = []
-    for t in range(T):
+    for t in range(T + 1):
         done = [s for s in scored if s[0] <= t]
-        rows.append({"iteration": t, "fraction": (t + 1) / T, "judged": len(done),
+        rows.append({"iteration": t, "fraction": t / T, "judged": len(done),
                      "right": sum(s[1] for s in done), "chance_right": sum(s[2] for s in done)})
     return rows
 
