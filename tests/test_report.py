@@ -119,3 +119,38 @@ def test_the_report_reads_only_the_seeds_it_is_given(tmp_path):
         (tmp_path / name).mkdir()
     assert [f.name for f in _run_folders(tmp_path, [0, 1])] == ["baseline-res50-2d-s1", "search-A-s0", "search-A-s1"]
     assert len(_run_folders(tmp_path)) == 5 and _run_folders(tmp_path / "missing", [0]) == []
+
+
+def write_planted_csv(path, das, sdas):
+    """A planted-cell benchmark table by hand: 'both' per run at the kind level (and a row at the op level)."""
+    lines = ["teacher,schedule,seed,level,topology,op,both,chance_topology,chance_op,chance_both,n_edges,T,genotype"]
+    for schedule, values in (("das", das), *((s, sdas) for s in "ABC")):
+        for seed, v in enumerate(values):
+            lines.append(f"0,{schedule},{seed},kind,0.7,0.5,{v},0.64,0.43,0.3,16,8,g")
+            lines.append(f"0,{schedule},{seed},op,0.7,0.5,0.99,0.64,0.14,0.1,16,8,g")  # not the judged level
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_planted_cell_claims_are_the_projects_test_judged_as_one_family(runs, tmp_path):
+    csv = tmp_path / "planted_recovery.csv"
+    write_planted_csv(csv, das=[0.30, 0.32, 0.31, 0.29, 0.33], sdas=[0.50, 0.52, 0.49, 0.51, 0.53])
+    report = reproduction_report(runs, planted_csv=csv).set_index("claim")
+    for s in "ABC":
+        row = report.loc[f"planted_{s}"]
+        assert row["verdict"] == REPRODUCED and row["family"] == "planted_vs_das" and "Holm over 3" in row["test"]
+        assert "not a table of the paper" in row["text"] and "not a table of the paper" in row["measured"]
+        assert row["paper"] == "not in the paper" and row["n"] == "5, 5"
+        assert "planted cells of teachers 0" in row["measured on"]
+    write_planted_csv(csv, das=[0.50, 0.52, 0.49, 0.51, 0.53], sdas=[0.30, 0.32, 0.31, 0.29, 0.33])
+    assert (reproduction_report(runs, planted_csv=csv).set_index("claim")["verdict"]["planted_B"] == CONTRADICTED)
+
+
+def test_the_planted_cell_claims_are_not_testable_without_the_benchmark(runs, tmp_path):
+    report = reproduction_report(runs, planted_csv=tmp_path / "absent.csv").set_index("claim")
+    for s in "ABC":
+        assert report.loc[f"planted_{s}", "verdict"] == NOT_TESTABLE
+        assert "benchmarks/planted_recovery.py" in report.loc[f"planted_{s}", "measured"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("schedule,seed\ndas,0\n")
+    with pytest.raises(SdasError, match="bad.csv.*planted-cell benchmark.*run benchmarks/planted_recovery.py"):
+        reproduction_report(runs, planted_csv=bad)
