@@ -388,8 +388,9 @@ def _planted(schedule: str):
             return not_testable(f"the planted-cell table has no {NAMES[schedule]} or no DAS runs: run "
                                 f"benchmarks/planted_recovery.py with every schedule")
         v = exceeds(mine, das, a_name=f"{NAMES[schedule]} planted cell recovered", b_name="DAS's")
-        return Verdict(v.status, f"the project's test of the paper's thesis, not a table of the paper: {v.reason}; "
-                                 f"chance (a uniform random cell) {planted['chance']:.3g}",
+        head, words = v.reason.rsplit("; ", 1)  # the words last: Holm's correction rewrites them
+        return Verdict(v.status, f"the project's test of the paper's thesis, not a table of the paper: {head}; "
+                                 f"chance (a uniform random cell) {planted['chance']:.3g}; {words}",
                        v.test, v.n, v.difference, v.p, v.mde, v.p_opposite)
 
     return judge
