@@ -59,7 +59,12 @@ FAMILIES = {
     "table6_cost": "SDAS-C faster than DAS on O2D, O3D and Oadv (Table 6)",
     "table6_size": "SDAS-C's cells smaller than DAS's on O2D, O3D and Oadv (Table 6)",
     "table7_size": "each larger network size of SDAS-C's Oadv cells against the next smaller one (Table 7)",
+    "planted_vs_das": "SDAS-A, B and C each against DAS (the planted cell recovered, edges with their op kind)",
 }
+# The planted-cell benchmark's table (benchmarks/planted_recovery.py); the claims judged on it are the project's
+# own test of the paper's thesis, not a table of the paper.
+PLANTED_CSV = Path(__file__).resolve().parents[1] / "figures" / "planted_recovery.csv"
+PLANTED_LEVEL, PLANTED_MEASURE = "kind", "both"  # planted edges kept with the planted op's kind (core/recovery.py)
 
 
 # -- reading the runs ------------------------------------------------------------------------------
@@ -96,17 +101,45 @@ def _scale(values: dict, dataset_key: str) -> str:
     return f"{name}, preset {values.pop('preset_name')}" if "preset_name" in values else name
 
 
-def collect_results(runs_dir: str | os.PathLike, seeds=None) -> dict:
+def collect_planted(path: str | os.PathLike | None = None) -> dict | None:
+    """The planted-cell benchmark's recovery per schedule, from its CSV (default :data:`PLANTED_CSV`):
+    ``{"recovery": {schedule: [one value per teacher and seed]}, "chance": mean chance level, "scale": "..."}``;
+    None when the file does not exist. A file without the benchmark's columns is an error naming it."""
+    import csv
+
+    path = Path(path) if path is not None else PLANTED_CSV
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["level"] == PLANTED_LEVEL]
+        recovery = {}
+        for r in rows:
+            recovery.setdefault(r["schedule"], []).append(float(r[PLANTED_MEASURE]))
+        chance = statistics.mean(float(r[f"chance_{PLANTED_MEASURE}"]) for r in rows) if rows else float("nan")
+        teachers = sorted({int(r["teacher"]) for r in rows})
+        T = sorted({int(r["T"]) for r in rows})
+    except (KeyError, ValueError, OSError) as err:
+        from .errors import SdasError
+
+        raise SdasError(f"{str(path)!r} is not the planted-cell benchmark's table ({type(err).__name__} {err}); "
+                        f"run benchmarks/planted_recovery.py again to rewrite it") from None
+    scale = (f"planted cells of teachers {', '.join(map(str, teachers))} (noise labelled by a teacher network), "
+             f"preset micro, T = {', '.join(map(str, T))}") if rows else ""
+    return {"recovery": recovery, "chance": chance, "scale": scale}
+
+
+def collect_results(runs_dir: str | os.PathLike, seeds=None, planted_csv: str | os.PathLike | None = None) -> dict:
     """What the finished runs in ``runs_dir`` measured, per schedule, over every seed (lists in seed order);
     with ``seeds``, over those seeds only (a runs folder can hold more, e.g. after benchmarks/stability.py).
 
     Returns ``{"search": {schedule: {column: [values]}}, "retrain": {...}, "histories": {schedule: [folders]},
     "genotypes": {schedule: [genotype.json paths]}, "datasets": set of "data set, preset P" (the scale),
     "video": ...}`` (``"video"``: :func:`collect_video_results` of the ``video`` subfolder); unfinished runs
-    are left out.
+    are left out. ``"planted"``: :func:`collect_planted` of ``planted_csv`` (default :data:`PLANTED_CSV`), or None.
     """
     out = {"search": {}, "retrain": {}, "histories": {}, "genotypes": {}, "datasets": set(),
-           "video": collect_video_results(Path(runs_dir) / VIDEO_DIR, seeds)}
+           "video": collect_video_results(Path(runs_dir) / VIDEO_DIR, seeds), "planted": collect_planted(planted_csv)}
     for folder in _run_folders(Path(runs_dir), seeds):
         m = FOLDER.match(folder.name)
         if m and m.groups()[:2] == ("search", "random"):
@@ -180,7 +213,8 @@ def measured_on(results: dict) -> dict[str, str]:
     video = results["video"]
     return {"image": "; ".join(sorted(results["datasets"])) or "no runs yet",
             "video": "; ".join(sorted(video["datasets"])) or "no runs yet",
-            "video_transfer": "; ".join(sorted(video.get("transfer_datasets", ()))) or "no runs yet"}
+            "video_transfer": "; ".join(sorted(video.get("transfer_datasets", ()))) or "no runs yet",
+            "planted": (results.get("planted") or {}).get("scale") or "no benchmark yet"}
 
 
 def _values(results: dict, kind: str, schedule: str, key: str) -> list | None:
@@ -445,6 +479,29 @@ def _size_step(rank: int):
     return judge
 
 
+# -- the planted cell (the project's test of the thesis) ------------------------------------------
+
+
+def _planted(schedule: str):
+    def judge(results: dict) -> Verdict:
+        planted = results.get("planted")
+        if planted is None:
+            return not_testable("no planted-cell benchmark table (figures/planted_recovery.csv): run "
+                                "benchmarks/planted_recovery.py; this is the project's test of the paper's thesis, "
+                                "not a table of the paper")
+        mine, das = planted["recovery"].get(schedule), planted["recovery"].get("das")
+        if not mine or not das:
+            return not_testable(f"the planted-cell table has no {NAMES[schedule]} or no DAS runs: run "
+                                f"benchmarks/planted_recovery.py with every schedule")
+        v = exceeds(mine, das, a_name=f"{NAMES[schedule]} planted cell recovered", b_name="DAS's")
+        head, words = v.reason.rsplit("; ", 1)  # the words last: Holm's correction rewrites them
+        return Verdict(v.status, f"the project's test of the paper's thesis, not a table of the paper: {head}; "
+                                 f"chance (a uniform random cell) {planted['chance']:.3g}; {words}",
+                       v.test, v.n, v.difference, v.p, v.mde, v.p_opposite)
+
+    return judge
+
+
 def _gpu_only(reason: str):
     return lambda results: not_testable(reason)
 
@@ -537,16 +594,22 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("table12", "Table 12, §7.3", "\"randomly initialized SDAS-C outperforms all the networks which are trained on "
           "Kinetics400 from scratch\"", "76.5% top-1", _gpu_only("needs Kinetics-400 and the published competitors "
           "(I3D, R(2+1)D, S3D-G) trained at full scale on GPUs"), "Kinetics-400"),
+    *(Claim(f"planted_{s}", "our test of §3.2's thesis", "scheduled decisions recover a planted cell better than "
+            "one-step decisions, which \"may result in skewed optimization of the architecture\" "
+            f"({NAMES[s]} against DAS; the share of the planted edges kept with the planted op kind). The project's "
+            "test of the paper's thesis, not a table of the paper", "not in the paper", _planted(s),
+            "a planted cell (ours)", "planted", "planted_vs_das") for s in ("A", "B", "C")),
 )
 
 
-def reproduction_report(runs_dir: str | os.PathLike, seeds=None):
+def reproduction_report(runs_dir: str | os.PathLike, seeds=None, planted_csv: str | os.PathLike | None = None):
     """A DataFrame: one row per claim with its source, the paper's words and figure, the data sets, the verdict,
     the test (n, difference, p, minimum detectable effect, family) and the measurement in words; over the runs
-    of ``seeds`` (default: every run in ``runs_dir``)."""
+    of ``seeds`` (default: every run in ``runs_dir``), and the planted-cell table ``planted_csv`` (default
+    :data:`PLANTED_CSV`)."""
     import pandas as pd
 
-    results = collect_results(runs_dir, seeds)
+    results = collect_results(runs_dir, seeds, planted_csv)
     return pd.DataFrame(report_rows(CLAIMS, results, measured_on(results)))
 
 
@@ -590,6 +653,6 @@ def stability_summary(table) -> dict:
 __all__ = [
     "compare_reports", "stability_summary",
     "baselines_learning", "network_sizes_measured",
-    "CLAIMS", "FAMILIES", "GAP_MARGIN", "LEARN_MARGIN", "RATIO_MARGIN", "collect_results", "collect_video_results", "measured_on",
+    "CLAIMS", "FAMILIES", "GAP_MARGIN", "LEARN_MARGIN", "RATIO_MARGIN", "PLANTED_CSV", "collect_planted", "collect_results", "collect_video_results", "measured_on",
     "reproduction_report", "table1_rows", "predicted_cost_ratio", "verdict_counts",
 ]

@@ -141,3 +141,40 @@ def test_search_cost_is_judged_on_cpu_seconds_when_every_run_recorded_them(runs,
         "# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average\n" + "1,0,120.0,4.0\n")
     report = reproduction_report(shared).set_index("claim")
     assert report.loc["cost_C", "verdict"] == CONTRADICTED and "wall seconds" in report.loc["cost_C", "measured"]
+
+
+def write_planted_csv(path, das, sdas):
+    """A planted-cell benchmark table by hand: 'both' per run at the kind level (and a row at the op level)."""
+    lines = ["teacher,schedule,seed,level,topology,op,both,chance_topology,chance_op,chance_both,n_edges,T,genotype"]
+    for schedule, values in (("das", das), *((s, sdas) for s in "ABC")):
+        for seed, v in enumerate(values):
+            lines.append(f"0,{schedule},{seed},kind,0.7,0.5,{v},0.64,0.43,0.3,16,8,g")
+            lines.append(f"0,{schedule},{seed},op,0.7,0.5,0.99,0.64,0.14,0.1,16,8,g")  # not the judged level
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_planted_cell_claims_are_the_projects_test_judged_as_one_family(runs, tmp_path):
+    csv = tmp_path / "planted_recovery.csv"
+    write_planted_csv(csv, das=[0.30, 0.32, 0.31, 0.29, 0.33], sdas=[0.50, 0.52, 0.49, 0.51, 0.53])
+    report = reproduction_report(runs, planted_csv=csv).set_index("claim")
+    for s in "ABC":
+        row = report.loc[f"planted_{s}"]
+        assert row["verdict"] == REPRODUCED and row["family"] == "planted_vs_das" and "Holm over 3" in row["test"]
+        assert "not a table of the paper" in row["text"] and "not a table of the paper" in row["measured"]
+        assert row["paper"] == "not in the paper" and row["n"] == "5, 5"
+        assert "planted cells of teachers 0" in row["measured on"]
+        assert "chance (a uniform random cell) 0.3" in row["measured"]
+        assert row["measured"].count("the seeds alone") + row["measured"].count("shows") <= 1  # Holm's words only
+    write_planted_csv(csv, das=[0.50, 0.52, 0.49, 0.51, 0.53], sdas=[0.30, 0.32, 0.31, 0.29, 0.33])
+    assert (reproduction_report(runs, planted_csv=csv).set_index("claim")["verdict"]["planted_B"] == CONTRADICTED)
+
+
+def test_the_planted_cell_claims_are_not_testable_without_the_benchmark(runs, tmp_path):
+    report = reproduction_report(runs, planted_csv=tmp_path / "absent.csv").set_index("claim")
+    for s in "ABC":
+        assert report.loc[f"planted_{s}", "verdict"] == NOT_TESTABLE
+        assert "benchmarks/planted_recovery.py" in report.loc[f"planted_{s}", "measured"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("schedule,seed\ndas,0\n")
+    with pytest.raises(SdasError, match="bad.csv.*planted-cell benchmark.*run benchmarks/planted_recovery.py"):
+        reproduction_report(runs, planted_csv=bad)

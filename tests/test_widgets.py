@@ -154,3 +154,30 @@ def test_show_stepper_gives_one_box_with_the_controls_and_the_view(history):
     play, slider = controls.children
     assert isinstance(play, widgets.Play) and isinstance(slider, widgets.IntSlider) and isinstance(view, widgets.HTML)
     assert slider.max == 36 and "<svg" in view.value
+
+
+def test_the_stepper_marks_each_decision_against_a_planted_cell(run_dir, history):
+    """A planted cell built from the history's own final choices: every judged decision is right; planting
+    another op kind on one decided edge makes exactly that decision wrong."""
+    from sdas_lib.core.genotype import Genotype
+    from sdas_lib.core.recovery import decision_correct
+
+    ops = {(d.cell_type, d.edge): d.choice for d in history.decisions if d.kind == "edge"}
+    kept = {(d.cell_type, d.node): d.choice for d in history.decisions if d.kind == "node"}
+    cells = {ct: [[(ops[(ct, (j, i))], j) for j in kept[(ct, i)]] for i in IMAGE_SPACE.node_ids]
+             for ct in IMAGE_SPACE.cell_type_names}
+    planted = Genotype.from_cells("o2d", cells)
+    s = Stepper(run_dir, planted=planted)
+    s.slider.value = len(history.decisions)
+    assert len(s.marks) == len(history.decisions) and False not in [m for _, m in s.marks]
+    assert sum(m is True for _, m in s.marks) >= 2 * 4 * 2  # every node and every kept edge
+    assert "against the planted cell" in s.view.value and "wrong" in s.view.value
+    # another kind on the first kept normal edge
+    first = cells["normal"][0][0]
+    other = "max_pool_3x3" if first[0].startswith(("sep", "dil")) else "sep_conv_3x3"  # another kind
+    cells["normal"][0][0] = (other, first[1])
+    s2 = Stepper(run_dir, planted=Genotype.from_cells("o2d", cells))
+    s2.slider.value = len(history.decisions)
+    wrong = [text for text, m in s2.marks if m is False]
+    assert len(wrong) == 1 and f"edge {first[1]}->2" in wrong[0]
+    assert Stepper(run_dir).marks == [] and "planted" not in Stepper(run_dir).view.value

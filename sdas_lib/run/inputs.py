@@ -14,11 +14,14 @@ import torch.nn.functional as F
 
 from ..data import PAPER_CLIPS, ImageData, VideoData, iterate_dataset, load_image_data, load_video_data
 from ..data.video_clips import average_clip_scores
+from ..core.recovery import planted_teacher
+from .planted import load_planted_data
 from .presets import SearchPreset
 
 
 def load_run_data(preset, cutout: int = 0) -> ImageData:
-    """The data set of ``preset``: :func:`load_image_data` for an image preset, :func:`load_video_data`
+    """The data set of ``preset``: :func:`load_image_data` for an image preset (:func:`load_planted_data` for
+    ``planted`` / ``planted-<teacher>``), :func:`load_video_data`
     for a video one (clips of ``clip_len`` frames at ``resolution``, ``test_clips`` per test video).
 
     Args:
@@ -29,6 +32,8 @@ def load_run_data(preset, cutout: int = 0) -> ImageData:
     if preset.task == "video":
         sampling = dataclasses.replace(PAPER_CLIPS, test_clips=preset.test_clips)
         return load_video_data(preset.dataset, preset.data_root, preset.resolution, preset.clip_len, sampling=sampling)
+    if planted_teacher(preset.dataset) is not None:  # planted-cell task: noise labelled by a teacher
+        return load_planted_data(preset.dataset, preset.resolution)
     purpose = "search" if isinstance(preset, SearchPreset) else "retrain"
     return load_image_data(preset.dataset, preset.data_root, preset.resolution, cutout=cutout, purpose=purpose)
 

@@ -40,7 +40,7 @@ class SearchPreset:
     name: str = _field("paper", "the preset's name")
     # -- data
     dataset: str = _field(
-        "cifar10", 'digits, cluttered_digits (embedded); cifar10, cifar10_tiny, fashion_mnist (under data_root)'
+        "cifar10", 'digits, cluttered_digits, planted-<t> (embedded); cifar10, cifar10_tiny, fashion_mnist (data_root)'
     )
     data_root: str = _field("data", "folder of the file-backed data sets")
     resolution: int = _field(32, "input height = width, in pixels")
