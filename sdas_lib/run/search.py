@@ -8,6 +8,18 @@ Each iteration t = 1..T:
 
 DAS is the same loop with the ``das`` schedule: every decision at t = T.
 
+Warm-up (``preset.warmup_iterations`` = W, 0 in Algorithm 1 and in the paper preset): a tiny-scale
+adaptation, after PC-DARTS and P-DARTS, which freeze the architecture parameters for their first
+epochs. The first W iterations of the search make the w step alone (α/β frozen: no α/β step, no
+decisions); the schedule then runs over the remaining T = epochs × iterations per epoch − W
+iterations and sees them as t = 1..T (the iteration minus W). Decisions, α/β snapshots and
+decisions.json's T count in scheduled iterations; iterations.csv and metrics.csv count every
+iteration, and iterations.csv marks the warm-up ones (column ``warmup``).
+
+At the first decision the search records the w-train accuracy of the supernet (the mean batch
+accuracy of the w steps over the last epoch's worth of iterations, the same quantity as the last
+epoch's ``train_acc`` of DAS at t = T): decisions.json's ``first_decision``.
+
 The same loop searches video cells when the preset is a video one
 (:class:`~sdas_lib.run.presets.VideoSearchPreset`): the space is
 :func:`~sdas_lib.core.space.video_space` (normal, ST-reduction and S-reduction cells, M = 54), the
@@ -140,6 +152,7 @@ class Searcher(RunLoop):
     METRIC_FIELDS = METRIC_FIELDS
     CHECKPOINT_FORMAT = "sdas-search-checkpoint"
     CHECKPOINT_VERSION = 2
+    ADDED_FIELDS = {"warmup_iterations": 0}  # runs made before the warm-up had none
     progress_label = "search"
 
     def __init__(
@@ -160,7 +173,14 @@ class Searcher(RunLoop):
         self.w_batches = EpochBatches(self.data.train, w_idx, preset.batch_size, seed, preset.num_workers, "w-train split", shard)
         self.a_batches = EpochBatches(self.data.train, a_idx, preset.batch_size, seed + 7919, preset.num_workers, "α/β-val split", shard)
         self.iters_per_epoch = min(len(self.w_batches), len(self.a_batches))
-        self.T = preset.epochs * self.iters_per_epoch
+        self.W = preset.warmup_iterations
+        total = preset.epochs * self.iters_per_epoch
+        if self.W >= total:
+            raise SdasError(
+                f"--warmup_iterations {self.W} leaves no iteration to schedule: the search has {total} "
+                f"({preset.epochs} epochs x {self.iters_per_epoch}); use fewer warm-up iterations or more --epochs"
+            )
+        self.T = total - self.W  # the scheduled part (the schedule's T)
         self.M = self.space.total_decisions
         self._build()  # before touching out_dir: a config error leaves nothing behind
         self.open_run_folder(out_dir, resume, force)
@@ -185,6 +205,8 @@ class Searcher(RunLoop):
         # (t, decisions made before iteration t, seconds of its w step + α/β step + decisions, the
         # 1-minute load average then): the per-iteration cost behind the speedup, in iterations.csv.
         self.iteration_seconds: list[tuple[int, int, float, float]] = []
+        self.recent_train_acc: list[float] = []  # the last iters_per_epoch w-step accuracies
+        self.first_decision: dict | None = None  # iteration and w-train accuracy at the first decision
 
     def _make_w_opt(self) -> torch.optim.Optimizer:
         p = self.preset
@@ -198,6 +220,7 @@ class Searcher(RunLoop):
         return {
             "preset": asdict(self.preset), "task": self.preset.task, "schedule": self.schedule_name, "seed": self.seed,
             "dataset": self.data.description, "space": self.space.to_dict(), "T": self.T, "M": self.M,
+            "warmup_iterations": self.W,
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
             **self.ranks.describe(),
         }
@@ -258,22 +281,47 @@ class Searcher(RunLoop):
         self.net.arch.freeze_decided(self.state, self.arch_snapshot)
         return value, acc
 
+    def iterations_total(self) -> int:
+        return self.W + self.T
+
+    def in_warmup(self, t: int | None = None) -> bool:
+        """Whether iteration ``t`` (default: the current one) belongs to the weight-only warm-up."""
+        return (self.t if t is None else t) <= self.W
+
+    def scheduled_t(self) -> int:
+        """The current iteration as the schedule sees it: t − W (1..T after the warm-up)."""
+        return self.t - self.W
+
     def discretize(self) -> list[Decision]:
         """Make M_t − (decisions so far) decisions and prune the network and optimizer to them."""
-        n = self.schedule(self.t, self.T, self.M) - self.state.n_done
+        if self.in_warmup():
+            return []
+        t = self.scheduled_t()
+        n = self.schedule(t, self.T, self.M) - self.state.n_done
         if n <= 0:
             return []
         if perturb_point(self.ranks.rank, self.t):  # test hook: this rank's α drifts from the others'
             with torch.no_grad():
                 next(iter(self.net.arch.parameters())).view(-1)[0] += 1e-3
         alpha, beta = self.net.arch.as_dicts()
-        self.arch_before_decisions.append(arch_snapshot(self.t, alpha, beta))  # for the replay
-        made = decide(self.state, alpha, beta, n, self.t)
+        self.arch_before_decisions.append(arch_snapshot(t, alpha, beta))  # for the replay
+        if self.first_decision is None and self.state.n_done == 0:  # (a resumed older run may lack it)
+            self.first_decision = self.first_decision_record(t)
+        made = decide(self.state, alpha, beta, n, t)
         self.check_ranks_agree(made)
         prune_optimizer(self.w_opt, self.net.sync(self.state))
         self._ddp = None  # DDP's buckets hold the deleted weights: rebuild it at the next w step
         self.arch_snapshot = self.net.arch.snapshot()
         return made
+
+    def first_decision_record(self, t: int) -> dict:
+        """The w-train accuracy of the supernet at the first decision (issue 23's target 1): the mean
+        accuracy of the w steps over the last epoch's worth of iterations, as metrics.csv's ``train_acc``."""
+        window = self.recent_train_acc
+        return {
+            "iteration": self.t, "scheduled_iteration": t, "window": len(window),
+            "train_acc": sum(window) / len(window) if window else float("nan"),
+        }
 
     def decision_digest(self) -> bytes:
         """Digest of this rank's α/β, weights and decisions so far (equal on every rank of a sound run)."""
@@ -301,7 +349,9 @@ class Searcher(RunLoop):
         r["train_loss"] += loss
         r["train_acc"] += acc
         r["n"] += 1
-        val = self.arch_step(*self.to_device(xa, ya))
+        self.recent_train_acc = (self.recent_train_acc + [acc])[-self.iters_per_epoch:]
+        # Warm-up: the weights train alone; α/β stay as they are and nothing is decided.
+        val = None if self.in_warmup() else self.arch_step(*self.to_device(xa, ya))
         if val is not None:
             r["val_loss"] += val[0]
             r["val_acc"] += val[1]
@@ -435,7 +485,7 @@ class Searcher(RunLoop):
         return history_document(
             self.space, self.state.history, self.arch_before_decisions,
             schedule=self.schedule_name, seed=self.seed, preset=self.preset.name,
-            dataset=self.data.description, T=self.T,
+            dataset=self.data.description, T=self.T, warmup_iterations=self.W, first_decision=self.first_decision,
         )
 
     def write_outputs(self) -> None:
@@ -456,11 +506,12 @@ class Searcher(RunLoop):
 
     def write_iteration_times(self) -> None:
         """iterations.csv: each iteration's cost (w step + α/β step + decisions, evaluation excluded)
-        with the decisions made before it, and the machine's 1-minute load average at that moment:
-        a load above the cores (``os.cpu_count()``, in the header comment) means the run shared the CPU."""
+        with the decisions made before it, the machine's 1-minute load average at that moment (a load
+        above the cores, ``os.cpu_count()`` in the header comment, means the run shared the CPU) and
+        ``warmup``: 1 for a weight-only warm-up iteration, 0 for a scheduled one."""
         lines = [f"# cpu_count={os.cpu_count()} threads={torch.get_num_threads()}",
-                 "iteration,decisions_before,seconds,load_average"]
-        lines += [f"{t},{n},{sec:.6f},{load:.2f}" for t, n, sec, load in self.iteration_seconds]
+                 "iteration,decisions_before,seconds,load_average,warmup"]
+        lines += [f"{t},{n},{sec:.6f},{load:.2f},{int(self.in_warmup(t))}" for t, n, sec, load in self.iteration_seconds]
         atomic_write_text(self.out_dir / "iterations.csv", "\n".join(lines) + "\n")
 
     def result(self) -> SearchResult:
@@ -474,6 +525,7 @@ class Searcher(RunLoop):
             "arch_snapshot": self.arch_snapshot, "arch_before_decisions": self.arch_before_decisions,
             "evaluation": self.evaluation,  # measured in the epoch's last iteration, logged at its close
             "iteration_seconds": [list(row) for row in self.iteration_seconds],
+            "recent_train_acc": list(self.recent_train_acc), "first_decision": self.first_decision,
         }
 
     def load_model_state(self, ckpt: dict) -> None:
@@ -490,6 +542,10 @@ class Searcher(RunLoop):
         self.arch_before_decisions = ckpt["arch_before_decisions"]
         self.evaluation = ckpt["evaluation"]
         self.iteration_seconds = [tuple(row) for row in ckpt["iteration_seconds"]]
+        # Checkpoints written before the first decision was recorded lack these: an empty window
+        # (the first decision's accuracy then averages the iterations after the resume) and none yet.
+        self.recent_train_acc = list(ckpt.get("recent_train_acc", []))
+        self.first_decision = ckpt.get("first_decision")
 
 
 def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | None]:
@@ -505,6 +561,8 @@ def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | N
         cpus = int(dict(kv.split("=") for kv in lines[0][1:].split())["cpu_count"])
         lines = lines[1:]
     rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+    for row in rows:  # written before the warm-up existed: every iteration was scheduled
+        row.setdefault("warmup", 0.0)
     return rows, cpus
 
 
