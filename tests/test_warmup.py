@@ -165,3 +165,9 @@ def test_the_cost_ratio_with_warmup_is_pulled_toward_one():
     assert search_cost_ratios([1.0] * 4, 10)["whole"] == 1.0  # DAS: 1 with or without a warm-up
     with pytest.raises(SdasError, match="no mixed-edge fractions"):
         search_cost_ratios([], 3)
+
+
+def test_the_paper_presets_follow_algorithm_1_without_a_warmup():
+    from sdas_lib.run.presets import PAPER, VIDEO_PAPER
+
+    assert PAPER.warmup_iterations == 0 and VIDEO_PAPER.warmup_iterations == 0

@@ -450,7 +450,8 @@ class Searcher(RunLoop):
         return (
             f"SDAS search: schedule {self.schedule_name}, task {p.task}, preset {p.name}, op set {p.op_set}, "
             f"seed {self.seed}, device {self.device}\n  data: {self.data.description}\n  {self.space}\n"
-            f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}), "
+            f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}"
+            f"{f' - a weight-only warm-up of {self.W} first' if self.W else ''}), "
             f"{count_valid_architectures(self.state):.4g} valid architectures"
         )
 
