@@ -171,3 +171,16 @@ def test_the_paper_presets_follow_algorithm_1_without_a_warmup():
     from sdas_lib.run.presets import PAPER, VIDEO_PAPER
 
     assert PAPER.warmup_iterations == 0 and VIDEO_PAPER.warmup_iterations == 0
+
+
+def test_the_report_predicts_the_whole_search_and_names_the_scheduled_phase(tmp_path):
+    from sdas_lib.core.history import mixed_edge_fraction, random_walk_document
+    from sdas_lib.core.space import NORMAL, REDUCE, SearchSpace
+    from sdas_lib.report import predicted_cost_ratio
+
+    doc = random_walk_document(SearchSpace("o2d", (NORMAL, REDUCE)), 20, "C", 0)
+    doc["warmup_iterations"] = 20
+    (tmp_path / "decisions.json").write_text(json.dumps(doc))
+    mean = sum(mixed_edge_fraction(load_history(tmp_path))) / 20
+    assert predicted_cost_ratio([tmp_path], "scheduled") == pytest.approx(mean)
+    assert predicted_cost_ratio([tmp_path]) == pytest.approx((20 + 20 * mean) / 40)
