@@ -31,6 +31,11 @@ def reference(tmp_path_factory):
     seen = {}
 
     class Watched(Searcher):
+        def w_step(self, x, y):
+            loss, acc = super().w_step(x, y)
+            seen.setdefault("acc", []).append(acc)
+            return loss, acc
+
         def train_iteration(self, batch):
             if self.t == 1:
                 seen["arch0"] = {n: p.detach().clone() for n, p in self.net.arch.named_parameters()}
@@ -76,15 +81,12 @@ def test_the_schedule_starts_after_the_warmup_and_counts_t_from_there(reference)
 
 
 def test_the_first_decision_records_the_mean_w_train_accuracy_of_the_iterations_before_it(reference):
-    _, folder, _ = reference
-    out = search_outputs(folder)
-    acc = out["first_decision_train_acc"]
-    assert 0.0 <= acc <= 1.0
-    # One epoch: by the first decision (iteration W + 1) the window holds W + 1 w steps; metrics.csv's
-    # train_acc is the mean over all 7, so the two agree only by chance, but both are accuracies of the
-    # same run and the record names its window.
-    doc = json.loads((folder / "decisions.json").read_text())
-    assert doc["first_decision"]["window"] == doc["first_decision"]["iteration"]
+    _, folder, seen = reference
+    record = json.loads((folder / "decisions.json").read_text())["first_decision"]
+    t = record["iteration"]  # within the one epoch, so the window holds every w step up to t
+    assert record["window"] == t
+    assert record["train_acc"] == pytest.approx(sum(seen["acc"][:t]) / t, rel=1e-12)
+    assert search_outputs(folder)["first_decision_train_acc"] == record["train_acc"]
 
 
 def test_the_first_decision_accuracy_of_das_is_its_last_epochs_train_accuracy(tmp_path):
