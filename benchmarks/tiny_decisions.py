@@ -24,10 +24,14 @@ import itertools
 import json
 import multiprocessing as mp
 import statistics
+import sys
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from sdas_lib.core.agreement import decision_kappa, edge_ops, pairwise_agreement  # noqa: E402 (torch-free)
 
 
 def run_one(args):
@@ -51,17 +55,19 @@ def run_one(args):
 
 def same_choices(h1: list[dict], h2: list[dict]) -> float:
     """Share of edges given the same op in two histories."""
-    a = {(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h1 if d["kind"] == "edge"}
-    b = {(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h2 if d["kind"] == "edge"}
+    a, b = edge_ops(h1), edge_ops(h2)
     return sum(a[k] == b[k] for k in a) / len(a)
 
 
 def agreement(histories: list[list[dict]], late_after: int | None = None) -> tuple[float, float]:
-    """(mean pairwise share of edges with the same op, the same expected by chance).
+    """(mean pairwise share of edges with the same op, the same expected by chance): over all edges,
+    Fleiss' P̄ and P̄_e (sdas_lib.core.agreement.pairwise_agreement).
 
     With ``late_after``, only edges that both runs decided after that iteration count.
     """
-    choice = [{(d["cell_type"], tuple(d["edge"])): d["choice"] for d in h if d["kind"] == "edge"} for h in histories]
+    if late_after is None:
+        return pairwise_agreement(histories)
+    choice = [edge_ops(h) for h in histories]
     when = [{(d["cell_type"], tuple(d["edge"])): d["iteration"] for d in h if d["kind"] == "edge"} for h in histories]
     shares = []
     for (a, wa), (b, wb) in itertools.combinations(list(zip(choice, when)), 2):
@@ -89,7 +95,8 @@ def summarize(everything: list, out: Path) -> None:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
     rows = ["arch_lr,seed,step,kind,priority,median_other_priority"]
     stats = []
-    print(f"{'arch_lr':>8} {'stable':>6} {'agree':>6} {'late':>6} {'chance':>6} {'median prio':>11} {'median other':>12} {'test acc':>8}")
+    print(f"{'arch_lr':>8} {'stable':>6} {'agree':>6} {'late':>6} {'chance':>6} {'kappa':>6} {'median prio':>11} "
+          f"{'median other':>12} {'test acc':>8}")
     for lr in lrs:
         mine = [r for r in results if r[0] == lr]
         hists = [h for _, _, h, _ in mine]
@@ -105,7 +112,8 @@ def summarize(everything: list, out: Path) -> None:
         ax.scatter([max(x, 1e-7) for x in xs], [max(y, 1e-7) for y in ys], s=10, alpha=0.6, label=f"α/β lr {lr:g}")
         acc = statistics.mean(m["test_acc_discrete_bn_reestimated"] for *_, m in mine)
         stats.append((lr, stable, same, chance))
-        print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {statistics.median(ys):>11.4f} "
+        print(f"{lr:>8g} {stable:>6.1%} {same:>6.1%} {late:>6.1%} {chance:>6.1%} {decision_kappa(hists):>6.3f} "
+              f"{statistics.median(ys):>11.4f} "
               f"{statistics.median(xs):>12.4f} {acc:>8.3f}")
     lim = [1e-6, 1]
     ax.plot(lim, lim, "k--", lw=0.8, label="= median of the rest")

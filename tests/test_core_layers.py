@@ -17,7 +17,7 @@ from sdas_lib.errors import SdasError
 from sdas_lib.ops import OP_SETS
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE_MODULES = ["opsets", "space", "layout", "genotype", "schedule", "discretization", "counting", "history", "verdicts", "paper", "random_cells", "recovery"]
+CORE_MODULES = ["opsets", "space", "layout", "genotype", "schedule", "discretization", "counting", "history", "verdicts", "paper", "random_cells", "recovery", "agreement"]
 # Names that must not be in sys.modules after importing a core module.
 HEAVY = "n == 'torch' or n.startswith('torch.') or n.split('.')[:2] in (['sdas_lib', 'ops'], ['sdas_lib', 'nets'])"
 

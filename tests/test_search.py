@@ -119,12 +119,13 @@ def test_iteration_times_are_written_with_the_load_and_survive_a_resume(micro_pr
     s = Searcher(micro_preset, "C", seed=0, out_dir=out, progress=False, log=lambda s: None)
     s.run()
     lines = (out / "iterations.csv").read_text().splitlines()
-    assert lines[0].startswith("# cpu_count=") and lines[1] == "iteration,decisions_before,seconds,load_average,cpu_seconds"
+    assert lines[0].startswith("# cpu_count=") and lines[1] == "iteration,decisions_before,seconds,load_average,cpu_seconds,warmup"
     rows = [line.split(",") for line in lines[2:]]
     assert [int(r[0]) for r in rows] == list(range(1, s.T + 1))
     made_by = {t: sum(d.iteration < t for d in s.state.history) for t in range(1, s.T + 1)}
     assert [int(r[1]) for r in rows] == [made_by[t] for t in range(1, s.T + 1)]  # decisions before iteration t
     assert all(float(r[2]) > 0 and float(r[4]) > 0 for r in rows)  # wall and CPU seconds of each iteration
+    assert all(r[5] == "0" for r in rows)  # no warm-up: every iteration scheduled
     resumed = Searcher(micro_preset, "C", seed=0, out_dir=out, resume=True, progress=False, log=lambda s: None)
     assert [row[:2] for row in resumed.iteration_seconds] == [(t, made_by[t]) for t in range(1, s.T + 1)]
     from sdas_lib.run.search import read_iteration_times

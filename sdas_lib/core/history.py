@@ -6,7 +6,11 @@
 - ``decisions``: one row per one-step discretization (:meth:`Decision.to_dict`);
 - ``snapshots``: at every iteration where decisions were made, the full α and β of every cell type
   just before them;
-- the run's schedule, seed, preset, data set, T and M.
+- the run's schedule, seed, preset, data set, T and M;
+- ``warmup_iterations``: the weight-only iterations before the schedule (0, or absent in files
+  written before it existed); decision and snapshot iterations count from its end (1..T);
+- ``first_decision``: the iteration of the first decision and the supernet's w-train accuracy then
+  (absent in older files).
 
 :func:`replay` walks the history: at step i (i decisions made) it gives the discretization state,
 the valid-architecture count, every undecided edge's softmax(α) row and sigmoid(β), and the priority
@@ -47,12 +51,13 @@ def arch_snapshot(iteration: int, alpha: Mapping, beta: Mapping) -> dict:
 
 def history_document(
     space: SearchSpace, decisions: Sequence[Decision], snapshots: Sequence[dict], *, schedule: str, seed: int,
-    preset: str, dataset: str, T: int,
+    preset: str, dataset: str, T: int, warmup_iterations: int = 0, first_decision: dict | None = None,
 ) -> dict:
     """The JSON document of a search's history (what decisions.json holds)."""
     return {
         "format": FORMAT, "version": VERSION,
         "schedule": schedule, "seed": seed, "preset": preset, "dataset": dataset, "T": T, "M": space.total_decisions,
+        "warmup_iterations": int(warmup_iterations), "first_decision": first_decision,
         "space": space.to_dict(),
         "decisions": [d.to_dict() for d in decisions],
         "snapshots": list(snapshots),
@@ -78,6 +83,18 @@ class History:
     @property
     def T(self) -> int | None:
         return self.meta.get("T")
+
+    @property
+    def warmup_iterations(self) -> int:
+        """Weight-only iterations before the schedule's t = 1 (0 for files written before the warm-up)."""
+        return self.meta.get("warmup_iterations") or 0
+
+    @property
+    def first_decision_train_acc(self) -> float:
+        """The supernet's w-train accuracy at the first decision; NaN where the file does not record it."""
+        record = self.meta.get("first_decision") or {}
+        value = record.get("train_acc")
+        return float("nan") if value is None else float(value)
 
     def arch_at(self, iteration: int) -> tuple[dict, dict]:
         """α and β just before the decisions of ``iteration``."""
@@ -105,7 +122,8 @@ class History:
             raise SdasError(f"{where} is format version {version}; this sdas_lib reads up to {VERSION}: upgrade sdas_lib")
         if version < 1:
             raise SdasError(f"{where} has format version {version}; versions start at 1")
-        meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M")}
+        meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M", "first_decision")}
+        meta["warmup_iterations"] = int(doc.get("warmup_iterations") or 0)  # older files: no warm-up
         if version == 1:  # op set and cell types only; every version-1 file is an image search
             space = SearchSpace(str(doc.get("op_set", "o2d")), (NORMAL, REDUCE))
             if list(doc.get("cell_types", space.cell_type_names)) != list(space.cell_type_names):
@@ -303,6 +321,30 @@ def mixed_edge_fraction(history: History) -> list[float]:
     return out
 
 
+def search_cost_ratios(mixed_fractions: Sequence[float], warmup_iterations: int = 0) -> dict[str, float]:
+    """Predicted cost of a search relative to DAS's, from its mixed-edge fractions (:func:`mixed_edge_fraction`).
+
+    A mixing edge costs the same in both; a decided edge is taken as free (the cost model). DAS mixes
+    every edge on every iteration, so its fractions are all 1. Both pay the warm-up's W iterations in
+    full (every edge mixing, no α/β step), which pulls the whole search's ratio toward 1.
+
+    Returns:
+        ``scheduled``: mean fraction over the T scheduled iterations; ``whole``: (W + Σ fractions) / (W + T).
+    """
+    if not len(mixed_fractions):
+        raise SdasError("no mixed-edge fractions: the search has no scheduled iteration (T = 0)")
+    if warmup_iterations < 0:
+        raise SdasError(f"warmup_iterations must not be negative, got {warmup_iterations}")
+    total = float(sum(mixed_fractions))
+    T = len(mixed_fractions)
+    return {"scheduled": total / T, "whole": (warmup_iterations + total) / (warmup_iterations + T)}
+
+
+def history_cost_ratios(history: History) -> dict[str, float]:
+    """:func:`search_cost_ratios` of a loaded history, with the warm-up it records."""
+    return search_cost_ratios(mixed_edge_fraction(history), history.warmup_iterations)
+
+
 def kept_edge_scales(history: History) -> list[dict]:
     """Each kept edge's weight in the supernet just before its node was decided, which Eq. 1 then
     replaces by 1: softmax(α)_op · sigmoid(β) (Eq. 2), where softmax(α)_op counts as 1 once the edge's
@@ -354,5 +396,6 @@ def describe_candidate(c: Candidate, space: SearchSpace, alpha: Mapping) -> str:
 
 __all__ = [
     "FORMAT", "VERSION", "History", "ReplayStep", "EdgeView", "arch_snapshot", "history_document", "load_history",
-    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction", "kept_edge_scales", "random_walk_document",
+    "replay", "describe_candidate", "counts_at", "mixed_edge_fraction", "search_cost_ratios",
+    "history_cost_ratios", "kept_edge_scales", "random_walk_document",
 ]

@@ -164,7 +164,7 @@ def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> st
     if not ckpt.get("finished"):
         return "incomplete"
     now = dict(key)
-    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    saved = loop_cls.upgrade_settings(ckpt.get("config")) if isinstance(ckpt.get("config"), dict) else {}
     # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
     # counts as complete whatever N, so the course and the tables read it like any other.
     saved = {k: v for k, v in saved.items() if k not in ("T", "processes")}

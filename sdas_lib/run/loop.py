@@ -82,6 +82,9 @@ class RunLoop:
     CHECKPOINT_VERSION = 1
     # Preset fields that may change between a run and its resume (speed, not results).
     VOLATILE_FIELDS: tuple[str, ...] = ("num_workers", "threads", "checkpoint_every", "data_root")
+    # Preset fields added after runs were made, with the value an older run had in effect: a checkpoint
+    # whose config lacks one is read as having had it (so older run folders still resume and count).
+    ADDED_FIELDS: dict[str, Any] = {}
     progress_label = "run"
 
     def __init__(self, preset, seed: int, device: str | torch.device, progress: bool, log: Callable[[str], None] | None):
@@ -133,6 +136,10 @@ class RunLoop:
             torch.manual_seed(distributed.rank_seed(self.seed, self.ranks.rank))
 
     # -- hooks -----------------------------------------------------------------------------------
+    def iterations_total(self) -> int:
+        """Every iteration of the run (the search adds its warm-up to T)."""
+        return self.T
+
     def zero_running(self) -> dict:
         """The running sums of an epoch, all zero."""
         return {}
@@ -153,6 +160,13 @@ class RunLoop:
         for volatile in cls.VOLATILE_FIELDS:
             p.pop(volatile, None)
         return {"preset": p, "seed": int(seed), **extra}
+
+    @classmethod
+    def upgrade_settings(cls, saved: Any) -> Any:
+        """A checkpoint's saved settings with the preset fields added since (:attr:`ADDED_FIELDS`) filled in."""
+        if not isinstance(saved, dict) or not isinstance(saved.get("preset"), dict):
+            return saved
+        return {**saved, "preset": {**cls.ADDED_FIELDS, **saved["preset"]}}
 
     def write_start_files(self) -> None:
         """Files a fresh run folder gets besides config.json."""
@@ -247,7 +261,7 @@ class RunLoop:
             self.log(self.start_message())
         else:
             self.log(f"resumed at iteration {self.t} (epoch {self.epoch + 1}, batch {self.pos})")
-        bar = tqdm(total=self.T, initial=self.t, disable=not self.progress, desc=self.progress_label, leave=False, file=sys.stderr)
+        bar = tqdm(total=self.iterations_total(), initial=self.t, disable=not self.progress, desc=self.progress_label, leave=False, file=sys.stderr)
         start = time.perf_counter() - self.elapsed
         with graceful_interrupt(escalate=not self.ranks.distributed) as interrupt, bar:
             while self.epoch < self.preset.epochs:
@@ -306,11 +320,11 @@ class RunLoop:
             if self.last_checkpoint != self.t:
                 self.save_checkpoint()
             self.log(
-                f"interrupted at iteration {self.t} of {self.T}{where}; checkpoint written. Run the same command "
+                f"interrupted at iteration {self.t} of {self.iterations_total()}{where}; checkpoint written. Run the same command "
                 f"with --resume to continue"
             )
         else:
-            self.log(f"interrupted at iteration {self.t} of {self.T}{where}")
+            self.log(f"interrupted at iteration {self.t} of {self.iterations_total()}{where}")
         raise KeyboardInterrupt
 
     def write_metrics(self) -> None:
@@ -399,7 +413,7 @@ class RunLoop:
         An unreadable checkpoint.pt is renamed to checkpoint.corrupt.pt once the previous one is used.
         """
         ckpt, used, refused = load_checkpoint_file(self.out_dir, self.CHECKPOINT_FORMAT, self.CHECKPOINT_VERSION)
-        saved, now = ckpt.get("config"), self.resume_key()
+        saved, now = self.upgrade_settings(ckpt.get("config")), self.resume_key()
         if isinstance(saved, dict) and ckpt.get("finished"):  # nothing left to run: any number of processes
             saved = {k: v for k, v in saved.items() if k != "processes"}
             now = {k: v for k, v in now.items() if k != "processes"}

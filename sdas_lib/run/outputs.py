@@ -50,9 +50,21 @@ def search_seconds(folder: str | os.PathLike, column: str = "seconds") -> float:
     return sum(r[column] for r in rows)
 
 
+def first_decision_train_acc(folder: str | os.PathLike) -> float:
+    """The supernet's w-train accuracy at a search's first decision (decisions.json's ``first_decision``);
+    NaN for a folder written before it was recorded, or without a decisions.json."""
+    path = Path(folder) / "decisions.json"
+    if not path.is_file():
+        return float("nan")
+    record = json.loads(path.read_text()).get("first_decision") or {}
+    value = record.get("train_acc")
+    return float("nan") if value is None else float(value)
+
+
 def search_outputs(folder: str | os.PathLike) -> dict:
     """What a finished search folder says: genotype, iteration seconds, the last epoch's test accuracies,
-    data set and preset name."""
+    the last epoch's w-train accuracy (``train_acc``) and the one at the first decision
+    (``first_decision_train_acc``, NaN in older folders), data set and preset name."""
     folder = Path(folder)
     last = _last_row(folder / "metrics.csv")
     config = json.loads((folder / "config.json").read_text())
@@ -60,6 +72,8 @@ def search_outputs(folder: str | os.PathLike) -> dict:
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
         "search_seconds": search_seconds(folder), "search_cpu_seconds": search_seconds(folder, "cpu_seconds"),
         **{k: float(last.get(k) or "nan") for k in SEARCH_ACCURACIES},
+        "train_acc": float(last.get("train_acc") or "nan"),
+        "first_decision_train_acc": first_decision_train_acc(folder),
         "dataset": config["dataset"], "preset_name": config["preset"]["name"],
     }
 
@@ -72,6 +86,7 @@ def random_cell_outputs(folder: str | os.PathLike) -> dict:
     return {
         "genotype": genotype_line(Genotype.load(folder / "genotype.json")),
         "search_seconds": 0.0, "search_cpu_seconds": 0.0, **dict.fromkeys(SEARCH_ACCURACIES, float("nan")),
+        "train_acc": float("nan"), "first_decision_train_acc": float("nan"),
         "dataset": "", "preset_name": config["preset"]["name"],
     }
 
@@ -112,4 +127,4 @@ def finished_outputs(folder: str | os.PathLike, search: bool) -> dict | None:
         ) from err
 
 
-__all__ = ["SEARCH_ACCURACIES", "genotype_line", "search_seconds", "search_outputs", "retrain_outputs", "finished_outputs"]
+__all__ = ["SEARCH_ACCURACIES", "genotype_line", "search_seconds", "first_decision_train_acc", "search_outputs", "retrain_outputs", "finished_outputs"]

@@ -55,7 +55,11 @@ class SearchPreset:
     C1: int = _field(48, "stem width (channels)")
     C2: int = _field(64, "first cell's output width (channels)")
     # -- optimization (Algorithm 1, first order)
-    epochs: int = _field(50, "search epochs; the decisions are spread over their iterations")
+    epochs: int = _field(50, "search epochs; the decisions are spread over their iterations after the warm-up")
+    # A tiny-scale adaptation after PC-DARTS, not Algorithm 1 (docs/paper_notes.md): 0 in the paper preset.
+    warmup_iterations: int = _field(
+        0, "first iterations training the weights alone (α/β frozen); T = the iterations after them"
+    )
     batch_size: int = _field(64, "images per batch (w-train and α/β-val batches alike)")
     w_lr: float = _field(0.025, "SGD learning rate of the weights, cosine-annealed per epoch to w_lr_min")
     w_lr_min: float = _field(0.0, "final learning rate of the weights' cosine schedule")
@@ -310,6 +314,8 @@ def check_search_preset(p: SearchPreset) -> None:
             f"--C2 {p.C2} must be divisible by the number of intermediate nodes ({p.n_nodes}); "
             f"try --C2 {p.n_nodes * max(1, round(p.C2 / p.n_nodes))}"
         )
+    if p.warmup_iterations < 0:
+        raise SdasError(f"--warmup_iterations must not be negative, got {p.warmup_iterations} (0 = no warm-up)")
     if not 0 < p.train_portion < 1:
         raise SdasError(f"--train_portion must lie strictly between 0 and 1, got {p.train_portion}")
     for name in ("w_lr", "arch_lr"):

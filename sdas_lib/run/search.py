@@ -8,6 +8,18 @@ Each iteration t = 1..T:
 
 DAS is the same loop with the ``das`` schedule: every decision at t = T.
 
+Warm-up (``preset.warmup_iterations`` = W, 0 in Algorithm 1 and in the paper preset): a tiny-scale
+adaptation, after PC-DARTS and P-DARTS, which freeze the architecture parameters for their first
+epochs. The first W iterations of the search make the w step alone (α/β frozen: no α/β step, no
+decisions); the schedule then runs over the remaining T = epochs × iterations per epoch − W
+iterations and sees them as t = 1..T (the iteration minus W). Decisions, α/β snapshots and
+decisions.json's T count in scheduled iterations; iterations.csv and metrics.csv count every
+iteration, and iterations.csv marks the warm-up ones (column ``warmup``).
+
+At the first decision the search records the w-train accuracy of the supernet (the mean batch
+accuracy of the w steps over the last epoch's worth of iterations, the same quantity as the last
+epoch's ``train_acc`` of DAS at t = T): decisions.json's ``first_decision``.
+
 The same loop searches video cells when the preset is a video one
 (:class:`~sdas_lib.run.presets.VideoSearchPreset`): the space is
 :func:`~sdas_lib.core.space.video_space` (normal, ST-reduction and S-reduction cells, M = 54), the
@@ -140,6 +152,7 @@ class Searcher(RunLoop):
     METRIC_FIELDS = METRIC_FIELDS
     CHECKPOINT_FORMAT = "sdas-search-checkpoint"
     CHECKPOINT_VERSION = 2
+    ADDED_FIELDS = {"warmup_iterations": 0}  # runs made before the warm-up had none
     progress_label = "search"
 
     def __init__(
@@ -160,7 +173,14 @@ class Searcher(RunLoop):
         self.w_batches = EpochBatches(self.data.train, w_idx, preset.batch_size, seed, preset.num_workers, "w-train split", shard)
         self.a_batches = EpochBatches(self.data.train, a_idx, preset.batch_size, seed + 7919, preset.num_workers, "α/β-val split", shard)
         self.iters_per_epoch = min(len(self.w_batches), len(self.a_batches))
-        self.T = preset.epochs * self.iters_per_epoch
+        self.W = preset.warmup_iterations
+        total = preset.epochs * self.iters_per_epoch
+        if self.W >= total:
+            raise SdasError(
+                f"--warmup_iterations {self.W} leaves no iteration to schedule: the search has {total} "
+                f"({preset.epochs} epochs x {self.iters_per_epoch}); use fewer warm-up iterations or more --epochs"
+            )
+        self.T = total - self.W  # the scheduled part (the schedule's T)
         self.M = self.space.total_decisions
         self._build()  # before touching out_dir: a config error leaves nothing behind
         self.open_run_folder(out_dir, resume, force)
@@ -186,6 +206,8 @@ class Searcher(RunLoop):
         # 1-minute load average then): the per-iteration cost behind the speedup, in iterations.csv.
         # (iteration, decisions before it, wall seconds, 1-minute load average, CPU seconds of this process)
         self.iteration_seconds: list[tuple[int, int, float, float, float]] = []
+        self.recent_train_acc: list[float] = []  # the last iters_per_epoch w-step accuracies
+        self.first_decision: dict | None = None  # iteration and w-train accuracy at the first decision
 
     def _make_w_opt(self) -> torch.optim.Optimizer:
         p = self.preset
@@ -199,6 +221,7 @@ class Searcher(RunLoop):
         return {
             "preset": asdict(self.preset), "task": self.preset.task, "schedule": self.schedule_name, "seed": self.seed,
             "dataset": self.data.description, "space": self.space.to_dict(), "T": self.T, "M": self.M,
+            "warmup_iterations": self.W,
             "sdas_lib": __version__, "torch": torch.__version__, "python": platform.python_version(),
             **self.ranks.describe(),
         }
@@ -259,26 +282,52 @@ class Searcher(RunLoop):
         self.net.arch.freeze_decided(self.state, self.arch_snapshot)
         return value, acc
 
+    def iterations_total(self) -> int:
+        return self.W + self.T
+
+    def in_warmup(self, t: int | None = None) -> bool:
+        """Whether iteration ``t`` (default: the current one) belongs to the weight-only warm-up."""
+        return (self.t if t is None else t) <= self.W
+
+    def scheduled_t(self) -> int:
+        """The current iteration as the schedule sees it: t − W (1..T after the warm-up)."""
+        return self.t - self.W
+
     def discretize(self) -> list[Decision]:
         """Make M_t − (decisions so far) decisions and prune the network and optimizer to them."""
-        return self.make_decisions(self.schedule(self.t, self.T, self.M) - self.state.n_done)
+        if self.in_warmup():
+            return []
+        return self.make_decisions(self.schedule(self.scheduled_t(), self.T, self.M) - self.state.n_done)
 
     def make_decisions(self, n: int) -> list[Decision]:
-        """Make ``n`` one-step decisions now (Algorithm 1, lines 10-14: highest priority first), delete what they
-        drop from the network and the weights' optimizer, and freeze the decided α/β; the decisions made."""
+        """Make ``n`` one-step decisions now (Algorithm 1, lines 10-14: highest priority first), at the current
+        scheduled iteration; delete what they drop from the network and the weights' optimizer, and freeze the
+        decided α/β; the decisions made."""
+        t = self.scheduled_t()
         if n <= 0:
             return []
         if perturb_point(self.ranks.rank, self.t):  # test hook: this rank's α drifts from the others'
             with torch.no_grad():
                 next(iter(self.net.arch.parameters())).view(-1)[0] += 1e-3
         alpha, beta = self.net.arch.as_dicts()
-        self.arch_before_decisions.append(arch_snapshot(self.t, alpha, beta))  # for the replay
-        made = decide(self.state, alpha, beta, n, self.t)
+        self.arch_before_decisions.append(arch_snapshot(t, alpha, beta))  # for the replay
+        if self.first_decision is None and self.state.n_done == 0:  # (a resumed older run may lack it)
+            self.first_decision = self.first_decision_record(t)
+        made = decide(self.state, alpha, beta, n, t)
         self.check_ranks_agree(made)
         prune_optimizer(self.w_opt, self.net.sync(self.state))
         self._ddp = None  # DDP's buckets hold the deleted weights: rebuild it at the next w step
         self.arch_snapshot = self.net.arch.snapshot()
         return made
+
+    def first_decision_record(self, t: int) -> dict:
+        """The w-train accuracy of the supernet at the first decision (issue 23's target 1): the mean
+        accuracy of the w steps over the last epoch's worth of iterations, as metrics.csv's ``train_acc``."""
+        window = self.recent_train_acc
+        return {
+            "iteration": self.t, "scheduled_iteration": t, "window": len(window),
+            "train_acc": sum(window) / len(window) if window else float("nan"),
+        }
 
     def decision_digest(self) -> bytes:
         """Digest of this rank's α/β, weights and decisions so far (equal on every rank of a sound run)."""
@@ -306,7 +355,9 @@ class Searcher(RunLoop):
         r["train_loss"] += loss
         r["train_acc"] += acc
         r["n"] += 1
-        val = self.arch_step(*self.to_device(xa, ya))
+        self.recent_train_acc = (self.recent_train_acc + [acc])[-self.iters_per_epoch:]
+        # Warm-up: the weights train alone; α/β stay as they are and nothing is decided.
+        val = None if self.in_warmup() else self.arch_step(*self.to_device(xa, ya))
         if val is not None:
             r["val_loss"] += val[0]
             r["val_acc"] += val[1]
@@ -407,7 +458,8 @@ class Searcher(RunLoop):
         return (
             f"SDAS search: schedule {self.schedule_name}, task {p.task}, preset {p.name}, op set {p.op_set}, "
             f"seed {self.seed}, device {self.device}\n  data: {self.data.description}\n  {self.space}\n"
-            f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}), "
+            f"  T = {self.T} iterations ({p.epochs} epochs x {self.iters_per_epoch}"
+            f"{f' - a weight-only warm-up of {self.W} first' if self.W else ''}), "
             f"{count_valid_architectures(self.state):.4g} valid architectures"
         )
 
@@ -442,7 +494,7 @@ class Searcher(RunLoop):
         return history_document(
             self.space, self.state.history, self.arch_before_decisions,
             schedule=self.schedule_name, seed=self.seed, preset=self.preset.name,
-            dataset=self.data.description, T=self.T,
+            dataset=self.data.description, T=self.T, warmup_iterations=self.W, first_decision=self.first_decision,
         )
 
     def write_outputs(self) -> None:
@@ -464,12 +516,14 @@ class Searcher(RunLoop):
     def write_iteration_times(self) -> None:
         """iterations.csv: each iteration's cost (w step + α/β step + decisions, evaluation excluded)
         with the decisions made before it, in wall seconds and in CPU seconds of this process (all its
-        threads: core-seconds), and the machine's 1-minute load average at that moment: a load above the
-        cores (``os.cpu_count()``, in the header comment) means the run shared the CPU. Wall seconds grow
-        when other processes share the cores; CPU seconds barely do, so the report judges cost on them."""
+        threads: core-seconds), the machine's 1-minute load average at that moment (a load above the cores,
+        ``os.cpu_count()`` in the header comment, means the run shared the CPU: wall seconds grow then, CPU
+        seconds barely do, so the report judges cost on them) and ``warmup``: 1 for a weight-only warm-up
+        iteration, 0 for a scheduled one."""
         lines = [f"# cpu_count={os.cpu_count()} threads={torch.get_num_threads()}",
-                 "iteration,decisions_before,seconds,load_average,cpu_seconds"]
-        lines += [f"{t},{n},{sec:.6f},{load:.2f},{cpu:.6f}" for t, n, sec, load, cpu in self.iteration_seconds]
+                 "iteration,decisions_before,seconds,load_average,cpu_seconds,warmup"]
+        lines += [f"{t},{n},{sec:.6f},{load:.2f},{cpu:.6f},{int(self.in_warmup(t))}"
+                  for t, n, sec, load, cpu in self.iteration_seconds]
         atomic_write_text(self.out_dir / "iterations.csv", "\n".join(lines) + "\n")
 
     def result(self) -> SearchResult:
@@ -483,6 +537,7 @@ class Searcher(RunLoop):
             "arch_snapshot": self.arch_snapshot, "arch_before_decisions": self.arch_before_decisions,
             "evaluation": self.evaluation,  # measured in the epoch's last iteration, logged at its close
             "iteration_seconds": [list(row) for row in self.iteration_seconds],
+            "recent_train_acc": list(self.recent_train_acc), "first_decision": self.first_decision,
         }
 
     def load_model_state(self, ckpt: dict) -> None:
@@ -500,6 +555,10 @@ class Searcher(RunLoop):
         self.evaluation = ckpt["evaluation"]
         # checkpoints written before the CPU-seconds column have 4-tuples: their CPU time is unknown (NaN)
         self.iteration_seconds = [tuple(row) + (float("nan"),) * (5 - len(row)) for row in ckpt["iteration_seconds"]]
+        # Checkpoints written before the first decision was recorded lack these: an empty window
+        # (the first decision's accuracy then averages the iterations after the resume) and none yet.
+        self.recent_train_acc = list(ckpt.get("recent_train_acc", []))
+        self.first_decision = ckpt.get("first_decision")
 
 
 def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | None]:
@@ -517,6 +576,8 @@ def read_iteration_times(folder: str | os.PathLike) -> tuple[list[dict], int | N
         cpus = int(dict(kv.split("=") for kv in lines[0][1:].split())["cpu_count"])
         lines = lines[1:]
     rows = [{"cpu_seconds": float("nan"), **{k: float(v) for k, v in row.items()}} for row in csv.DictReader(lines)]
+    for row in rows:  # written before the warm-up existed: every iteration was scheduled
+        row.setdefault("warmup", 0.0)
     return rows, cpus
 
 
