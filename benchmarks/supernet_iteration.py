@@ -13,15 +13,19 @@ Per op set it records the reference and fused times and their ratio; the useful 
 included); the achieved GFLOP/s of each path (its counted FLOPs over its median time); and each path's
 peak memory (the rise of the peak resident set (VmHWM) over its first two iterations, each path in a fresh
 process; on a GPU, the peak of ``torch.cuda.max_memory_allocated`` over one iteration above what it holds
-before). Video op sets have no fused path yet
-(:data:`sdas_lib.nets.fused.FUSED_OP_SETS`).
+before).
+
+Op sets: O2D (the image tiny preset) and video O2D, O3D and Oadv (the video tiny preset: 4 frames of
+16×16). O3D and Oadv search fused (:mod:`sdas_lib.nets.fused_video`); video O2D searches on the
+reference, and its fused form, not yet verified in a whole network
+(:data:`sdas_lib.nets.fused.FUSED_OP_SETS`), is timed as ``fused_unverified``.
 
 With ``--profile`` it also prints the fused iteration's top operators (``torch.profiler``).
 
 Writes figures/supernet_iteration.csv and prints a table.
 
-    .venv/bin/python benchmarks/supernet_iteration.py                  # O2D, 15 rounds
-    .venv/bin/python benchmarks/supernet_iteration.py --rounds 5 --variants --profile
+    .venv/bin/python benchmarks/supernet_iteration.py                  # all four op sets, 15 rounds
+    .venv/bin/python benchmarks/supernet_iteration.py --rounds 5 --op-sets o2d --variants --profile
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def build(op_set: str, fused: bool, device: str, seed: int = 0):
     """The tiny preset's all-mixed supernet, its two optimizers and two batches (w-train, α/β-val)."""
     import torch
 
+    from sdas_lib.nets.fused import FUSED_OP_SETS
     from sdas_lib.nets.supernet import SearchNetwork
     from sdas_lib.run.presets import TINY, VIDEO_SEARCH_PRESETS
     from sdas_lib.run.search import search_layout, search_space
@@ -52,7 +57,13 @@ def build(op_set: str, fused: bool, device: str, seed: int = 0):
     p = dataclasses.replace(VIDEO_SEARCH_PRESETS["tiny"] if video else TINY, op_set=op_set)
     torch.manual_seed(seed)
     space = search_space(p)
-    net = SearchNetwork(space, search_layout(p), p.C1, p.C2, 10, 3, fused=fused).to(device)
+    net = SearchNetwork(space, search_layout(p), p.C1, p.C2, 10, 3, fused=False).to(device)
+    if fused and op_set in FUSED_OP_SETS:
+        net.set_fused(True)
+    elif fused:  # video O2D: fused for timing only, not verified against the reference in a whole network
+        net.fused = True
+        for cell in net.cells:
+            cell.fused = True
     shape = (3, p.clip_len, p.resolution, p.resolution) if video else (3, p.resolution, p.resolution)
     g = torch.Generator().manual_seed(seed)
     batches = [(torch.randn(p.batch_size, *shape, generator=g).to(device), torch.randint(0, 10, (p.batch_size,), generator=g).to(device))
@@ -148,8 +159,10 @@ def sync(device: str) -> None:
 
 def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]:
     """Alternate the paths ``rounds`` times after one warm-up each; median seconds per path."""
-    paths = {"reference": False, "fused": True}
-    if variants:  # dil_conv_5x5 embedded in 9×9 with the other conv ops, instead of apart
+    from sdas_lib.nets.fused import FUSED_OP_SETS
+
+    paths = {"reference": False, "fused" if op_set in FUSED_OP_SETS else "fused_unverified": True}
+    if variants and op_set == "o2d":  # dil_conv_5x5 embedded in 9×9 with the other conv ops, instead of apart
         paths["fused_dil5_in"] = "dil5_in"
 
     def setup(name):
@@ -205,7 +218,8 @@ def profile(op_set: str, device: str) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--op-sets", nargs="+", default=["o2d"], choices=["o2d"], help="op sets with a fused path")
+    op_sets = ["o2d", "video_o2d", "video_o3d", "video_oadv"]
+    ap.add_argument("--op-sets", nargs="+", default=op_sets, choices=op_sets, help="op sets to measure")
     ap.add_argument("--rounds", type=int, default=15, help="iterations per path, alternating")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
@@ -224,9 +238,9 @@ def main(argv=None) -> None:
     rows = []
     for op_set in args.op_sets:
         rows += measure(op_set, args.rounds, args.device, args.variants)
-    print(f"{'op set':10} {'path':14} {'median s':>9} {'ratio':>6} {'useful GF':>10} {'exec GF':>8} {'GFLOP/s':>8} {'peak MiB':>9}")
+    print(f"{'op set':10} {'path':16} {'median s':>9} {'ratio':>6} {'useful GF':>10} {'exec GF':>8} {'GFLOP/s':>8} {'peak MiB':>9}")
     for r in rows:
-        print(f"{r['op_set']:10} {r['path']:14} {r['median_s']:9.3f} {r['speedup_vs_reference']:6.2f} {r['useful_gflop']:10.2f} "
+        print(f"{r['op_set']:10} {r['path']:16} {r['median_s']:9.3f} {r['speedup_vs_reference']:6.2f} {r['useful_gflop']:10.2f} "
               f"{r['executed_gflop']:8.2f} {r['achieved_gflops']:8.2f} {str(r['peak_mib']):>9}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:

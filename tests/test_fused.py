@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sdas_lib.core.discretization import DiscretizationState, decide
-from sdas_lib.core.layout import image_layout
+from sdas_lib.core.layout import image_layout, video_layout
 from sdas_lib.core.space import IMAGE_SPACE, video_space
 from sdas_lib.errors import SdasError
 from sdas_lib.nets import fused as fused_module
@@ -161,12 +161,68 @@ def test_decided_edges_keep_the_single_op_path(monkeypatch):
     assert calls == []  # fully decided: the discrete network's own ops, nothing mixed
 
 
-def test_the_fused_path_is_the_default_for_o2d_only():
+def test_the_fused_path_is_the_default_for_o2d_o3d_and_oadv():
     assert SearchNetwork(IMAGE_SPACE, image_layout(1), 8, 16, 10).fused
+    for op_set in ("video_o3d", "video_oadv"):
+        assert SearchNetwork(video_space(op_set), video_layout(1), 8, 16, 5).fused
     video = SearchNetwork(video_space("video_o2d"), ["normal", "st_reduce", "normal"], 8, 16, 5)
-    assert not video.fused
+    assert not video.fused  # video O2D runs the reference (sdas_lib.nets.fused.FUSED_OP_SETS says why)
     with pytest.raises(SdasError, match="has no fused path"):
         video.set_fused(True)
+
+
+def video_pair(op_set: str, n_decisions: int):
+    """A float64 reference video supernet (random α/β and BN statistics), its fused copy, both synced
+    to ``n_decisions`` decisions. Float64: the comparison then shows the sums, not float32 rounding."""
+    torch.manual_seed(0)
+    space = video_space(op_set)
+    ref = SearchNetwork(space, video_layout(1), C1=8, C2=16, num_classes=5, fused=False).double()
+    with torch.no_grad():
+        for p in ref.arch.parameters():
+            p.normal_()
+        for m in ref.modules():
+            if isinstance(m, nn.BatchNorm3d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2)
+    alpha, beta = ref.arch.as_dicts()
+    state = DiscretizationState(space)
+    decide(state, alpha, beta, n_decisions, 0)
+    ref.sync(state)
+    fused = copy.deepcopy(ref)
+    fused.set_fused(True)
+    return ref, fused
+
+
+@pytest.mark.parametrize("op_set", ["video_o3d", "video_oadv"])
+@pytest.mark.parametrize("n_decisions, training", [(0, True), (0, False), (30, True), (30, False), (54, True)])
+def test_the_fused_video_path_equals_the_reference(op_set, n_decisions, training):
+    """As for O2D: outputs, gradients of every weight and of α and β, BN running statistics."""
+    ref, fused = video_pair(op_set, n_decisions)
+    mixed = [e for c in fused.cells for e in c.edges.values() if not e.decided]
+    assert bool(mixed) == (n_decisions < 54)  # 54 = 3 cell types × (14 edges + 4 nodes): all decided
+    if n_decisions == 30:
+        assert any(e.decided for c in fused.cells for e in c.edges.values())
+    assert list(ref.state_dict()) == list(fused.state_dict())
+    x = torch.randn(2, 3, 4, 16, 16, dtype=torch.float64)
+    for net in (ref, fused):
+        net.train(training)
+    for step in ("w", "arch"):
+        outs = {}
+        for name, net in (("ref", ref), ("fused", fused)):
+            net.zero_grad(set_to_none=True)
+            out = net(x, detach_arch=step == "w")
+            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            outs[name] = out
+        torch.testing.assert_close(outs["fused"], outs["ref"], rtol=1e-9, atol=1e-10)
+        for (name, p), q in zip(ref.named_parameters(), fused.parameters()):
+            if p.grad is None:
+                assert q.grad is None or not q.grad.any(), name
+                continue
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-8, atol=1e-10, msg=f"{step} step gradient of {name}")
+        if step == "arch" and n_decisions < 54:
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in ref.arch.parameters())
+    for (name, a), b in zip(ref.named_buffers(), fused.buffers()):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-10, msg=f"buffer {name}")
 
 
 def test_a_deep_copy_runs_fused_on_its_own_parameters():

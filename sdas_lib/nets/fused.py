@@ -38,8 +38,10 @@ from torch import nn
 
 from ..ops.stacked import depthwise_conv, embed_kernel, shared_batch_norm, stacked_batch_norm
 
-FUSED_OP_SETS = ("o2d",)
-"""Op sets with a fused path; the others (video) run the per-op reference."""
+FUSED_OP_SETS = ("o2d", "video_o3d", "video_oadv")
+"""Op sets whose searches run fused (O3D and Oadv: :mod:`sdas_lib.nets.fused_video`). Video O2D runs the
+per-op reference: its fused form matches the reference call by call, but not yet in a whole network's
+last cell (1×1 maps; README "A faster supernet")."""
 
 O2D_ORDER = ("skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 
@@ -58,11 +60,12 @@ def _mix(y: torch.Tensor, c: torch.Tensor, n: int) -> torch.Tensor:
 
 def grouped_pointwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``F.conv2d(x, weight, groups=G)`` for 1×1 kernels weight (G·C_out, C, 1, 1) on x (N, G·C, H, W),
-    as one batched matrix product: oneDNN's grouped 1×1 convs are many times slower at these sizes."""
-    N, _, H, W = x.shape
+    as one batched matrix product: oneDNN's grouped 1×1 convs are many times slower at these sizes.
+    The same for clips: 1×1×1 kernels (G·C_out, C, 1, 1, 1) on x (N, G·C, T, H, W)."""
+    N, S = x.shape[0], x.shape[2:]
     G = x.shape[1] // weight.shape[1]
-    y = torch.matmul(weight.view(G, -1, weight.shape[1]), x.view(N, G, -1, H * W))  # (N, G, C_out, H·W)
-    return y.view(N, -1, H, W)
+    y = torch.matmul(weight.view(G, -1, weight.shape[1]), x.reshape(N, G, x.shape[1] // G, -1))  # (N, G, C_out, H·W)
+    return y.view(N, -1, *S)
 
 
 def mixed_o2d_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.Tensor, dil5_apart: bool = True) -> torch.Tensor:

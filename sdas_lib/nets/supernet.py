@@ -28,6 +28,7 @@ from ..core.space import SearchSpace
 from ..errors import SdasError, choices
 from ..ops import get_op_set
 from .fused import FUSED_OP_SETS, mixed_o2d_edges
+from .fused_video import mixed_video_edges
 from .stacking import preprocess
 from .stems import VideoStem
 
@@ -216,6 +217,8 @@ class SearchCell(nn.Module):
         :func:`~sdas_lib.nets.fused.mixed_o2d_edges` call; decided edges run their one op.
         alpha_w and beta_w are tensors (detached ones in the w step) or None."""
         n_in = self.space.n_inputs
+        ops = get_op_set(self.space.op_set)
+        kinds = [ops.kind(name) for name in ops.names]
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         acc: dict[int, torch.Tensor] = {}
         coefs = None if alpha_w is None else alpha_w * beta_w.unsqueeze(1)  # Eq. 2: sigmoid(β) · softmax(α)_o
@@ -231,7 +234,10 @@ class SearchCell(nn.Module):
                 acc[i] = self.edges[str(e)](x, c, acc.get(i))
             if mixed:
                 edges = [self.edges[str(e)] for e, _ in mixed]
-                out = mixed_o2d_edges(x, edges, coefs[rows], self.dil5_apart)  # (N, n, C, H, W)
+                if self.space.op_set == "o2d":
+                    out = mixed_o2d_edges(x, edges, coefs[rows], self.dil5_apart)  # (N, n, C, H, W)
+                else:
+                    out = mixed_video_edges(x, edges, coefs[rows], ops.names, kinds)  # (N, n, C, T, H, W)
                 for (_, i), o in zip(mixed, out.unbind(1)):
                     acc[i] = o if i not in acc else acc[i] + o
         return torch.cat(states[n_in:], dim=1)

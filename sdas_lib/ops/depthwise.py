@@ -107,28 +107,36 @@ class DepthwiseConv3d(nn.Conv3d):
 
     def __init__(self, C: int, kernel, stride, padding, dilation):
         super().__init__(C, C, kernel, stride, padding, dilation=dilation, groups=C, bias=False)
-        kt, kh, kw = self.kernel_size
-        self._route = "spatial" if kt == 1 and self.padding[0] == 0 else (
-            "temporal" if kh == kw == 1 and self.padding[1:] == (0, 0) else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _fast(self, x):
             return super().forward(x)
-        if self.weight.requires_grad:
-            return _DepthwiseConvFn.apply(x, self.weight, self.stride, self.padding, self.dilation)
-        if self._route is None:
-            return super().forward(x)
-        (st, sh, sw), (pt, ph, pw), (dt, dh, dw) = self.stride, self.padding, self.dilation
-        if self._route == "spatial":
-            x = x[:, :, ::st]
-            N, C, T, H, W = x.shape
-            frames = x.transpose(1, 2).reshape(N * T, C, H, W)
-            y = _DepthwiseConvFn.apply(frames, self.weight[:, :, 0], (sh, sw), (ph, pw), (dh, dw))
-            return y.reshape(N, T, C, *y.shape[-2:]).transpose(1, 2)
+        return depthwise_conv3d(x, self.weight, self.stride, self.padding, self.dilation)
+
+
+def depthwise_conv3d(x: torch.Tensor, weight: torch.Tensor, stride, padding, dilation) -> torch.Tensor:
+    """Depthwise conv of x (N, G, T, H, W) by weight (G, 1, k_t, k_h, k_w), routed as
+    :class:`DepthwiseConv3d` routes it (stride, padding, dilation: (T, H, W) triples). The fused video
+    path (:mod:`sdas_lib.nets.fused_video`) runs its stacked kernels through it."""
+    stride, padding, dilation = tuple(stride), tuple(padding), tuple(dilation)
+    if not (x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
+        return F.conv3d(x, weight, None, stride, padding, dilation, weight.shape[0])
+    if weight.requires_grad:
+        return _DepthwiseConvFn.apply(x, weight, stride, padding, dilation)
+    kt, kh, kw = weight.shape[2:]
+    (st, sh, sw), (pt, ph, pw), (dt, dh, dw) = stride, padding, dilation
+    if kt == 1 and pt == 0:  # the frames kept by the temporal stride, as a batch of N·T' images
+        x = x[:, :, ::st]
+        N, C, T, H, W = x.shape
+        frames = x.transpose(1, 2).reshape(N * T, C, H, W)
+        y = _DepthwiseConvFn.apply(frames, weight[:, :, 0], (sh, sw), (ph, pw), (dh, dw))
+        return y.reshape(N, T, C, *y.shape[-2:]).transpose(1, 2)
+    if kh == kw == 1 and (ph, pw) == (0, 0):  # the pixels kept by the spatial stride, T × (H'·W') per sample
         x = x[:, :, :, ::sh, ::sw]
         N, C, T, H, W = x.shape
-        y = _DepthwiseConvFn.apply(x.reshape(N, C, T, H * W), self.weight[..., 0], (st, 1), (pt, 0), (dt, 1))
+        y = _DepthwiseConvFn.apply(x.reshape(N, C, T, H * W), weight[..., 0], (st, 1), (pt, 0), (dt, 1))
         return y.reshape(N, C, y.shape[2], H, W)
+    return F.conv3d(x, weight, None, stride, padding, dilation, weight.shape[0])
 
 
-__all__ = ["DepthwiseConv2d", "DepthwiseConv3d"]
+__all__ = ["DepthwiseConv2d", "DepthwiseConv3d", "depthwise_conv3d"]
