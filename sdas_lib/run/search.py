@@ -438,7 +438,7 @@ class Searcher(RunLoop):
         return history_document(
             self.space, self.state.history, self.arch_before_decisions,
             schedule=self.schedule_name, seed=self.seed, preset=self.preset.name,
-            dataset=self.data.description, T=self.T,
+            dataset=self.data.description, T=self.T, epochs=self.preset.epochs,
         )
 
     def write_outputs(self) -> None:
