@@ -82,9 +82,22 @@ def expected(history, i: int) -> dict:
     }
 
 
+def in_view(page, locator):
+    """``locator`` scrolled into view and rendered: JupyterLab skips rendering the cells out of view
+    (CSS content-visibility), whose innerText is then empty."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_function("e => e.innerText.trim().length > 0", arg=locator.element_handle(), timeout=30_000)
+    return locator
+
+
+def stepper_view(page, n: int = 0):
+    """The n-th stepper page of the notebook: 0 the stepper, 1 and 2 the sides of the side-by-side view."""
+    return page.locator(".widget-html-content:has-text('valid architectures left')").nth(n)
+
+
 def shown(page) -> dict:
     """What the stepper's output area shows now."""
-    view = page.locator(".widget-html-content:has-text('valid architectures left')").first
+    view = in_view(page, stepper_view(page))
     text = view.inner_text()
     return {
         "step": int(re.search(r"step (\d+) of (\d+)", text).group(1)),
@@ -99,10 +112,9 @@ def shown(page) -> dict:
 
 
 def assert_step(page, history, i: int) -> None:
-    page.wait_for_function(
-        "i => [...document.querySelectorAll('.widget-html-content')].some(e => e.innerText.includes(`step ${i} of`))",
-        arg=i, timeout=30_000,
-    )
+    view = in_view(page, stepper_view(page))
+    page.wait_for_function("([e, i]) => e.innerText.includes(`step ${i} of`)", arg=[view.element_handle(), i],
+                           timeout=30_000)
     now, want = shown(page), expected(history, i)
     assert now["step"] == i
     assert now["count"] == want["count"]
@@ -142,8 +154,8 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
 
     page.locator(".widget-play button").first.click()  # Play: the slider follows through jslink
     page.wait_for_function(
-        "() => { const m = [...document.querySelectorAll('.widget-html-content')].map(e => e.innerText.match(/step (\\d+) of/)).find(Boolean);"
-        " return m && Number(m[1]) >= 6; }", timeout=60_000,
+        "e => { const m = e.innerText.match(/step (\\d+) of/); return m && Number(m[1]) >= 6; }",
+        arg=stepper_view(page).element_handle(), timeout=60_000,
     )
     page.locator(".widget-play button").first.click()  # the same button pauses
     page.wait_for_timeout(1500)
@@ -156,7 +168,7 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
                     if d.kind == "node" and len(history.space.incoming(d.node)) > history.space.k)
     move_slider(page, 0, after, paused)
     assert_step(page, history, after)
-    view = page.locator(".widget-html-content:has-text('valid architectures left')").first
+    view = in_view(page, stepper_view(page))
     cell = view.locator(f".sdas-cell[data-cell-type='{d.cell_type}'] svg")
     n_dropped = len(history.space.incoming(d.node)) - history.space.k
     assert cell.locator("text", has_text="dropped").count() == n_dropped
@@ -166,19 +178,18 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
     # DAS beside SDAS-C on one iteration axis: each side at the decisions made by t.
     das = load_history(history_dir.parent / "search-das-s0")
     t = max(1, history.T // 2)
-    compare = page.locator(".sdas-compare-t")
-    compare.scroll_into_view_if_needed()
+    compare = in_view(page, page.locator(".sdas-compare-t"))
     assert "iteration t = 0 of" in compare.inner_text()
     move_slider(page, 1, t, 0)
-    page.wait_for_function("t => document.querySelector('.sdas-compare-t').innerText.includes(`t = ${t} of`)",
-                           arg=t, timeout=30_000)
-    sides = page.locator(".widget-html-content:has-text('valid architectures left')")
-    assert sides.count() == 3  # the stepper, then the two sides
+    page.wait_for_function(  # the view's HTML is replaced at each t: query it afresh
+        "t => document.querySelector('.sdas-compare-t').innerText.includes(`t = ${t} of`)", arg=t, timeout=30_000
+    )
+    assert page.locator(".widget-html-content:has-text('valid architectures left')").count() == 3  # stepper, 2 sides
     for k, h in ((1, das), (2, history)):
         made = sum(x.iteration <= t for x in h.decisions)
-        assert f"step {made} of {len(h.decisions)}" in sides.nth(k).inner_text(), (k, t)
-    assert page.locator(".sdas-side-title").all_inner_texts() == ["DAS seed 0", "SDAS-C seed 0"]
-    page.locator(".widget-play").first.scroll_into_view_if_needed()
+        assert f"step {made} of {len(h.decisions)}" in in_view(page, stepper_view(page, k)).inner_text(), (k, t)
+    assert [t.text_content() for t in page.locator(".sdas-side-title").all()] == ["DAS seed 0", "SDAS-C seed 0"]
+    in_view(page, stepper_view(page))
 
     shot = root / "stepper.png"
     page.locator(".widget-play").first.scroll_into_view_if_needed()
