@@ -62,7 +62,7 @@ def decision_curve_svg(
     out.append(f'<text x="{left - 4}" y="{top + ph}" text-anchor="end">0</text>')
     out.append(f'<text x="{left}" y="{top + ph + 12}" text-anchor="middle">0</text>')
     out.append(f'<text x="{left + pw}" y="{top + ph + 12}" text-anchor="middle">T={T}</text>')
-    axis = "iteration t" + (f" ({epochs} epochs)" if epochs else "")
+    axis = "iteration t" + (f" ({epochs} epoch{'s' if epochs != 1 else ''})" if epochs else "")
     out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{axis}; M_t: decisions made by t</text>')
     for n, (label, points) in enumerate(curves):
         color = CURVE_COLORS[n % len(CURVE_COLORS)]
