@@ -1,9 +1,11 @@
 """The course as a student sees it: JupyterLab in headless Chromium (Debian's, driven by Playwright).
 
-Notebook 06 runs on a small saved history (one micro search made here first, so the course's sweep
-never runs); the stepper is moved with the keyboard on its slider and with its Play button, and the
-rendered cell DAG (the SVG in the output area), the valid-architecture count and the priority queue
-must change as the saved history says. Notebook 01 runs too, and every plotting cell must show an
+Notebook 06 runs on two small saved histories (micro searches with schedules C and DAS made here
+first, so the course's sweep never runs); the stepper is moved with the keyboard on its slider and
+with its Play button, and the rendered cell DAG (the SVG in the output area), the valid-architecture
+count, the priority queue, the epoch, the per-cell counts, the decision just made (red) and, after a
+node decision, its dropped edges (faded, dotted) must show what the saved history says; the
+side-by-side view of DAS and C must show each side at the decisions made by the slider's iteration. Notebook 01 runs too, and every plotting cell must show an
 image. The executed smoke copies of notebooks 02-05 (tests/conftest.py's ``course_smoke``) are opened
 as they are, not run again, and their main figures must render as pictures. A screenshot of the stepper goes to the test's temporary folder; with
 ``SDAS_STEPPER_SCREENSHOT=PATH`` (``make screenshot``) it is also copied there.
@@ -22,10 +24,11 @@ import shutil
 import pytest
 
 from browser import ROOT, dismiss_popups, jupyterlab, launch, open_and_run_all, sync_playwright, with_parameters
+from sdas_lib.core.counting import count_cell_architectures
 from sdas_lib.core.history import describe_candidate, load_history, replay
 from sdas_lib.run.presets import MICRO
 from sdas_lib.viz.dags import render_svg, state_dag, step_arch
-from sdas_lib.widgets.stepper import count_text
+from sdas_lib.widgets.stepper import count_text, epoch_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PLOTTING = re.compile(r"plt\.|plots\.|SVG\(|genotype_dag|show_stepper")
@@ -39,7 +42,9 @@ def lab(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("lab")
     history = root / "runs" / "search-C-s0"
-    Searcher(dataclasses.replace(MICRO, threads=1), "C", 0, out_dir=history, progress=False, log=lambda s: None).run()
+    for schedule in ("C", "das"):  # notebook 06 steps C, and DAS beside C
+        Searcher(dataclasses.replace(MICRO, threads=1), schedule, 0, out_dir=root / "runs" / f"search-{schedule}-s0",
+                 progress=False, log=lambda s: None).run()
     params = dict(preset="micro", seeds=[0], data_root=str(root / "data"), runs_dir=str(root / "runs"),
                   figures_dir=str(root / "figures"), jobs=1)
     for name in ("01_continuous_relaxation", "06_genotypes_and_stepper"):
@@ -59,41 +64,72 @@ def svg_texts(svg: str) -> list[str]:
 
 
 def expected(history, i: int) -> dict:
-    """What the stepper must show at step ``i``: the count, the queue lines and the first cell's DAG labels."""
+    """What the stepper must show at step ``i``: the count, the queue lines, the first cell's DAG labels
+    (the decision just made highlighted), the epoch, the per-cell counts and the decision just made."""
     steps = list(replay(history))
     step = steps[i]
     alpha, beta = step_arch(history, step)
     first = history.space.cell_type_names[0]
+    just_made = history.decisions[i - 1] if i > 0 else None
     return {
         "count": count_text(step.valid_architectures),
         "queue": [describe_candidate(c, history.space, alpha) for c in step.queue[:5]],
-        "labels": svg_texts(render_svg(state_dag(history.space, step.state, alpha, beta, first))),
+        "labels": svg_texts(render_svg(state_dag(history.space, step.state, alpha, beta, first, highlight=just_made))),
         "M": len(steps) - 1,
+        "epoch": epoch_text(history, step.iteration),
+        "cells": {ct: f"{ct} cell {count_cell_architectures(step.state, ct):,}" for ct in history.space.cell_type_names},
+        "just_made": just_made.describe() if just_made else "nothing decided yet",
     }
+
+
+def in_view(page, locator):
+    """``locator`` scrolled into view and rendered: JupyterLab skips rendering the cells out of view
+    (CSS content-visibility), whose innerText is then empty."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_function("e => e.innerText.trim().length > 0", arg=locator.element_handle(), timeout=30_000)
+    return locator
+
+
+def stepper_view(page, n: int = 0):
+    """The n-th stepper page of the notebook: 0 the stepper, 1 and 2 the sides of the side-by-side view."""
+    return page.locator(".widget-html-content:has-text('valid architectures left')").nth(n)
 
 
 def shown(page) -> dict:
     """What the stepper's output area shows now."""
-    view = page.locator(".widget-html-content:has-text('valid architectures left')").first
+    view = in_view(page, stepper_view(page))
     text = view.inner_text()
     return {
         "step": int(re.search(r"step (\d+) of (\d+)", text).group(1)),
         "count": re.search(r"valid architectures left: (.*)", text).group(1).strip(),
-        "queue": [li.inner_text().removeprefix("next: ").strip() for li in view.locator("li").all()],
-        "labels": view.locator("svg").first.locator("text").all_text_contents(),
+        "queue": [q.inner_text().removeprefix("next: ").strip() for q in view.locator(".sdas-queue-line").all()],
+        "labels": view.locator(".sdas-cell svg").first.locator("text").all_text_contents(),
+        "epoch": view.locator(".sdas-epoch").inner_text().strip(),
+        "cells": view.locator(".sdas-counts").inner_text(),
+        "just_made": view.locator(".sdas-just-made").inner_text(),
+        "curve": view.locator(".sdas-curve svg").count(),
     }
 
 
 def assert_step(page, history, i: int) -> None:
-    page.wait_for_function(
-        "i => [...document.querySelectorAll('.widget-html-content')].some(e => e.innerText.includes(`step ${i} of`))",
-        arg=i, timeout=30_000,
-    )
+    view = in_view(page, stepper_view(page))
+    page.wait_for_function("([e, i]) => e.innerText.includes(`step ${i} of`)", arg=[view.element_handle(), i],
+                           timeout=30_000)
     now, want = shown(page), expected(history, i)
     assert now["step"] == i
     assert now["count"] == want["count"]
     assert now["queue"] == want["queue"]
     assert [t.strip() for t in now["labels"]] == [t.strip() for t in want["labels"]]
+    assert now["epoch"] == want["epoch"] and now["curve"] == 1
+    assert all(c in now["cells"] for c in want["cells"].values())
+    assert want["just_made"] in now["just_made"]
+
+
+def move_slider(page, n: int, to: int, now: int) -> None:
+    """Move the ``n``-th slider of the page from ``now`` to ``to`` with the keyboard."""
+    page.locator(".widget-slider .noUi-handle").nth(n).click()
+    for _ in range(abs(to - now)):
+        page.keyboard.press("ArrowRight" if to > now else "ArrowLeft")
 
 
 def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
@@ -118,14 +154,42 @@ def test_the_stepper_moves_in_jupyterlab_with_the_keyboard_and_play(lab):
 
     page.locator(".widget-play button").first.click()  # Play: the slider follows through jslink
     page.wait_for_function(
-        "() => { const m = [...document.querySelectorAll('.widget-html-content')].map(e => e.innerText.match(/step (\\d+) of/)).find(Boolean);"
-        " return m && Number(m[1]) >= 6; }", timeout=60_000,
+        "e => { const m = e.innerText.match(/step (\\d+) of/); return m && Number(m[1]) >= 6; }",
+        arg=stepper_view(page).element_handle(), timeout=60_000,
     )
     page.locator(".widget-play button").first.click()  # the same button pauses
     page.wait_for_timeout(1500)
     paused = shown(page)["step"]
     assert paused >= 6
     assert_step(page, history, paused)  # what the slider's new value shows is that step of the history
+
+    # The step after a node decision that drops edges: the node red, its dropped edges faded and dotted.
+    after, d = next((i, d) for i, d in enumerate(history.decisions, start=1)
+                    if d.kind == "node" and len(history.space.incoming(d.node)) > history.space.k)
+    move_slider(page, 0, after, paused)
+    assert_step(page, history, after)
+    view = in_view(page, stepper_view(page))
+    cell = view.locator(f".sdas-cell[data-cell-type='{d.cell_type}'] svg")
+    n_dropped = len(history.space.incoming(d.node)) - history.space.k
+    assert cell.locator("text", has_text="dropped").count() == n_dropped
+    assert cell.locator("g.edge path[stroke-dasharray][stroke='#b3b3b3']").count() == n_dropped  # gray70, dotted
+    assert cell.locator("g.node polygon[stroke='red'], g.node path[stroke='red']").count() == 1
+
+    # DAS beside SDAS-C on one iteration axis: each side at the decisions made by t.
+    das = load_history(history_dir.parent / "search-das-s0")
+    t = max(1, history.T // 2)
+    compare = in_view(page, page.locator(".sdas-compare-t"))
+    assert "iteration t = 0 of" in compare.inner_text()
+    move_slider(page, 1, t, 0)
+    page.wait_for_function(  # the view's HTML is replaced at each t: query it afresh
+        "t => document.querySelector('.sdas-compare-t').innerText.includes(`t = ${t} of`)", arg=t, timeout=30_000
+    )
+    assert page.locator(".widget-html-content:has-text('valid architectures left')").count() == 3  # stepper, 2 sides
+    for k, h in ((1, das), (2, history)):
+        made = sum(x.iteration <= t for x in h.decisions)
+        assert f"step {made} of {len(h.decisions)}" in in_view(page, stepper_view(page, k)).inner_text(), (k, t)
+    assert [t.text_content() for t in page.locator(".sdas-side-title").all()] == ["DAS seed 0", "SDAS-C seed 0"]
+    in_view(page, stepper_view(page))
 
     shot = root / "stepper.png"
     page.locator(".widget-play").first.scroll_into_view_if_needed()

@@ -12,7 +12,7 @@ import pytest
 
 from sdas_lib.cli import main
 from sdas_lib.core.discretization import DiscretizationState, make_decision, softmax
-from sdas_lib.core.history import History, counts_at, load_history, mixed_edge_fraction, replay
+from sdas_lib.core.history import History, counts_at, load_history, mixed_edge_fraction, random_walk_document, replay
 from sdas_lib.core.space import IMAGE_SPACE, SearchSpace
 from sdas_lib.errors import SdasError
 from sdas_lib.run.presets import TINY
@@ -72,6 +72,7 @@ def test_recorded_run_loads_with_its_space_decisions_and_meta(run, which):
     assert h.decisions == tuple(run.result.history)  # exact: floats survive the JSON round trip
     assert h.meta["schedule"] == "A" and h.meta["seed"] == 0 and h.meta["M"] == 36
     assert h.meta["T"] == h.T == run.T == 7
+    assert h.meta["epochs"] == h.epochs == MICRO.epochs  # written by the Searcher: an iteration reads as an epoch
     assert h.meta["preset"] == "tiny" and h.meta["dataset"] == run.result.dataset
     # One α/β snapshot per iteration that made decisions; replaying the decisions gives the genotype.
     assert sorted(h.snapshots) == sorted({d.iteration for d in h.decisions})
@@ -368,3 +369,24 @@ def test_kept_edge_scales_are_the_weights_eq1_replaces_by_one():
             assert all(r["iteration"] == 10 and r["op_weight"] < 1 for r in scales)
         else:
             assert any(r["op_weight"] == 1.0 for r in scales)
+
+
+def test_epochs_are_optional_and_read_an_iteration_as_its_epoch():
+    doc = random_walk_document(IMAGE_SPACE, 12, "C", seed=2, epochs=4)  # 3 iterations per epoch
+    h = History.from_dict(doc)
+    assert h.epochs == 4 and [h.epoch_of(t) for t in (1, 3, 4, 12)] == [1, 1, 2, 4]
+    old = dict(doc)
+    del old["epochs"]  # a decisions.json written before epochs were recorded still loads
+    h_old = History.from_dict(old)
+    assert h_old.epochs is None and h_old.epoch_of(5) is None and h_old.decisions == h.decisions
+    with pytest.raises(SdasError, match="'epochs'"):
+        History.from_dict({**doc, "epochs": "four"})
+
+
+def test_the_decision_curve_is_m_t_as_the_history_made_it():
+    h = History.from_dict(random_walk_document(IMAGE_SPACE, 12, "C", seed=2))
+    curve = h.decision_curve()
+    assert curve[0] == (0, 0) and curve[-1] == (h.decisions[-1].iteration, len(h.decisions))
+    for t, m in curve:
+        assert m == h.decisions_made_by(t) == sum(d.iteration <= t for d in h.decisions)
+    assert [t for t, _ in curve[1:]] == sorted({d.iteration for d in h.decisions})

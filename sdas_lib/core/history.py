@@ -6,7 +6,8 @@
 - ``decisions``: one row per one-step discretization (:meth:`Decision.to_dict`);
 - ``snapshots``: at every iteration where decisions were made, the full α and β of every cell type
   just before them;
-- the run's schedule, seed, preset, data set, T and M;
+- the run's schedule, seed, preset, data set, T and M, and (optional; files written before it lack
+  it) the number of epochs, so that an iteration can be read as an epoch;
 - ``warmup_iterations``: the weight-only iterations before the schedule (0, or absent in files
   written before it existed); decision and snapshot iterations count from its end (1..T);
 - ``first_decision``: the iteration of the first decision and the supernet's w-train accuracy then
@@ -52,12 +53,18 @@ def arch_snapshot(iteration: int, alpha: Mapping, beta: Mapping) -> dict:
 def history_document(
     space: SearchSpace, decisions: Sequence[Decision], snapshots: Sequence[dict], *, schedule: str, seed: int,
     preset: str, dataset: str, T: int, warmup_iterations: int = 0, first_decision: dict | None = None,
+    epochs: int | None = None,
 ) -> dict:
-    """The JSON document of a search's history (what decisions.json holds)."""
+    """The JSON document of a search's history (what decisions.json holds).
+
+    Args:
+        epochs: the search's epochs (T = epochs x iterations per epoch); None leaves the field out.
+    """
     return {
         "format": FORMAT, "version": VERSION,
         "schedule": schedule, "seed": seed, "preset": preset, "dataset": dataset, "T": T, "M": space.total_decisions,
         "warmup_iterations": int(warmup_iterations), "first_decision": first_decision,
+        **({"epochs": int(epochs)} if epochs is not None else {}),
         "space": space.to_dict(),
         "decisions": [d.to_dict() for d in decisions],
         "snapshots": list(snapshots),
@@ -71,7 +78,8 @@ class History:
     Attributes:
         space: the search space. decisions: the one-step decisions in order.
         snapshots: ``{iteration: (alpha, beta)}`` with α/β as nested lists per cell type, or None
-            for a version-1 file. meta: schedule, seed, preset, dataset, T, M. version: file version.
+            for a version-1 file. meta: schedule, seed, preset, dataset, T, M and epochs (None in a
+            file written before epochs were recorded). version: file version.
     """
 
     space: SearchSpace
@@ -95,6 +103,34 @@ class History:
         record = self.meta.get("first_decision") or {}
         value = record.get("train_acc")
         return float("nan") if value is None else float(value)
+
+    @property
+    def epochs(self) -> int | None:
+        """The search's epochs, or None if the file does not record them."""
+        return self.meta.get("epochs")
+
+    def epoch_of(self, iteration: int) -> int | None:
+        """The epoch (1..epochs) that scheduled iteration t (1..T) falls in, a weight-only warm-up's
+        iterations counted before it; None if epochs or T are not recorded."""
+        E, T, W = self.epochs, self.T, self.warmup_iterations
+        if not E or not T or (T + W) % E:
+            return None
+        per_epoch = (T + W) // E
+        return min(E, max(1, -(-(int(iteration) + W) // per_epoch)))  # ceil((W + t) / iterations per epoch)
+
+    def decisions_made_by(self, iteration: int) -> int:
+        """M_t read from the history: how many decisions were made at iterations <= t."""
+        return sum(1 for d in self.decisions if d.iteration <= iteration)
+
+    def decision_curve(self) -> list[tuple[int, int]]:
+        """M_t as the history made it: (t, M_t) at t = 0 and at every iteration where decisions were made."""
+        points = [(0, 0)]
+        for n, d in enumerate(self.decisions, start=1):
+            if d.iteration == points[-1][0]:
+                points[-1] = (d.iteration, n)
+            else:
+                points.append((d.iteration, n))
+        return points
 
     def arch_at(self, iteration: int) -> tuple[dict, dict]:
         """α and β just before the decisions of ``iteration``."""
@@ -122,8 +158,11 @@ class History:
             raise SdasError(f"{where} is format version {version}; this sdas_lib reads up to {VERSION}: upgrade sdas_lib")
         if version < 1:
             raise SdasError(f"{where} has format version {version}; versions start at 1")
-        meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M", "first_decision")}
+        meta = {k: doc.get(k) for k in ("schedule", "seed", "preset", "dataset", "T", "M", "first_decision", "epochs")}
         meta["warmup_iterations"] = int(doc.get("warmup_iterations") or 0)  # older files: no warm-up
+        if meta["epochs"] is not None and (not isinstance(meta["epochs"], int) or isinstance(meta["epochs"], bool)
+                                           or meta["epochs"] < 1):
+            raise SdasError(f"{where} has 'epochs' {meta['epochs']!r}, expected a positive whole number")
         if version == 1:  # op set and cell types only; every version-1 file is an image search
             space = SearchSpace(str(doc.get("op_set", "o2d")), (NORMAL, REDUCE))
             if list(doc.get("cell_types", space.cell_type_names)) != list(space.cell_type_names):
@@ -280,7 +319,9 @@ def counts_at(history: History, fractions: Sequence[float], cell_type: str | Non
     return rows
 
 
-def random_walk_document(space: SearchSpace, T: int, schedule: str = "A", seed: int = 0, step: float = 0.3) -> dict:
+def random_walk_document(
+    space: SearchSpace, T: int, schedule: str = "A", seed: int = 0, step: float = 0.3, epochs: int | None = None
+) -> dict:
     """A decisions.json document made without a network: α/β take a Gaussian random walk (one step
     per iteration) and the real schedule and decision rules decide on them, with a snapshot before
     each iteration's decisions, as the search loop records. For tests and demos that need a history
@@ -303,7 +344,7 @@ def random_walk_document(space: SearchSpace, T: int, schedule: str = "A", seed: 
             snapshots.append(arch_snapshot(t, alpha, beta))
             decide(state, alpha, beta, n, t)
     return history_document(space, state.history, snapshots, schedule=schedule, seed=seed, preset="random walk",
-                            dataset="none (random-walk α/β)", T=T)
+                            dataset="none (random-walk α/β)", T=T, epochs=epochs)
 
 
 def mixed_edge_fraction(history: History) -> list[float]:

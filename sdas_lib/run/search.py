@@ -495,6 +495,7 @@ class Searcher(RunLoop):
             self.space, self.state.history, self.arch_before_decisions,
             schedule=self.schedule_name, seed=self.seed, preset=self.preset.name,
             dataset=self.data.description, T=self.T, warmup_iterations=self.W, first_decision=self.first_decision,
+            epochs=self.preset.epochs,
         )
 
     def write_outputs(self) -> None:

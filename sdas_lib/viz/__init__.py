@@ -1,4 +1,5 @@
-"""Pictures (layer ``viz``): cells as graphviz DAGs (:mod:`.dags`) and matplotlib figures (:mod:`.plots`).
+"""Pictures (layer ``viz``): cells as graphviz DAGs (:mod:`.dags`), the decision curve M_t as a small
+inline SVG (:mod:`.curves`) and matplotlib figures (:mod:`.plots`).
 
 Built on ``sdas_lib.core`` only: no torch, so a saved search can be drawn without training anything.
 The plot functions load matplotlib on first use, so the DAGs (and the stepper widget) load without it.
@@ -6,6 +7,7 @@ The plot functions load matplotlib on first use, so the DAGs (and the stepper wi
 
 from importlib import import_module
 
+from .curves import decision_curve_svg
 from .dags import genotype_dag, render_svg, state_dag, step_arch, step_dag
 
 _PLOTS = (
@@ -20,4 +22,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["genotype_dag", "state_dag", "step_dag", "step_arch", "render_svg", *_PLOTS]
+__all__ = ["decision_curve_svg", "genotype_dag", "state_dag", "step_dag", "step_arch", "render_svg", *_PLOTS]

@@ -9,7 +9,10 @@ In a partial state (:func:`state_dag`):
 - a decided edge is solid and labelled with its op (plus sigmoid(β) while its node is undecided,
   since β still learns there and the node's decision will read it);
 - an undecided edge is dashed and labelled with its top ops by softmax(α) and sigmoid(β);
-- an edge whose node was decided without it is gone (not drawn).
+- an edge whose node was decided without it is gone (not drawn), except with ``highlight`` set to
+  that node's decision: then, at the step that drops them, its other edges are drawn faded and
+  dotted, labelled ``dropped``;
+- ``highlight`` (a :class:`Decision`, the one just made) draws its edge or node in red, thicker.
 
 :func:`render_svg` needs Graphviz's ``dot`` binary; without it, it raises an :class:`SdasError`
 saying how to install it.
@@ -22,7 +25,7 @@ from typing import Mapping, Sequence
 
 import graphviz
 
-from ..core.discretization import DiscretizationState, as_lists, sigmoid, softmax
+from ..core.discretization import Decision, DiscretizationState, as_lists, sigmoid, softmax
 from ..core.genotype import Genotype
 from ..core.history import EdgeView, History, ReplayStep, replay
 from ..core.opsets import op_set_info
@@ -34,6 +37,8 @@ NODE_COLOR = "lightblue"
 OUTPUT_COLOR = "pink"
 OUTPUT_NAME = "c_{k}"
 CONCAT_EDGE_COLOR = "gray"
+HIGHLIGHT_COLOR = "red"  # the decision just made
+DROPPED_COLOR = "gray70"  # edges its node's decision just dropped
 
 INSTALL_DOT = (
     "Graphviz's `dot` program is not installed (the Python package `graphviz` only calls it); install it: "
@@ -109,38 +114,60 @@ def edge_views(space: SearchSpace, state: DiscretizationState, alpha, beta, cell
     return out
 
 
+def dropped_edges(space: SearchSpace, decision: Decision | None, cell_type: str) -> list[int]:
+    """The edges a node decision drops (its incoming edges from predecessors it did not keep), in
+    ``cell_type``; [] for an edge decision, None, or a decision of another cell type."""
+    if decision is None or decision.kind != "node" or decision.cell_type != cell_type:
+        return []
+    return [e for e in space.incoming(decision.node) if space.edges[e][0] not in decision.choice]
+
+
 def state_dag(
-    space: SearchSpace, state: DiscretizationState, alpha, beta, cell_type: str, top: int = 2
+    space: SearchSpace, state: DiscretizationState, alpha, beta, cell_type: str, top: int = 2,
+    highlight: Decision | None = None,
 ) -> graphviz.Digraph:
     """One cell of a partial discretization state.
 
     Decided edges are solid and labelled with their op; undecided (alive) edges are dashed and
     labelled with their ``top`` ops by softmax(α) and sigmoid(β), e.g.
     ``sep_conv_3x3 0.31 / max_pool_3x3 0.22`` over ``sigmoid(β) 0.52``; edges dropped by their
-    node's decision are not drawn.
+    node's decision are not drawn, except those dropped by ``highlight`` (faded, dotted, ``dropped``).
 
     Args:
         space: the search space. state: the decisions so far. cell_type: which cell to draw.
         alpha: ``{cell_type: (E, n_ops)}`` or this cell type's (E, n_ops); beta: ``{cell_type: (E,)}``
             or (E,). Tensors, arrays or lists. Both may be None (undecided edges then say so).
         top: how many ops to show on an undecided edge.
+        highlight: the decision just made (the last of ``state``'s), drawn in red; a node decision's
+            dropped edges are drawn faded. None (or one of another cell type) highlights nothing here.
     """
     space.cell_type(cell_type)  # a clear error for an unknown cell type
     names = op_set_info(space.op_set).names
     b = _cell_rows(beta, cell_type)
     views = edge_views(space, state, alpha, beta, cell_type) if alpha is not None and beta is not None else None
+    mine = highlight if highlight is not None and highlight.cell_type == cell_type else None
+    hi_edge = space.edges.index(tuple(mine.edge)) if mine is not None and mine.kind == "edge" else None
+    dropped = set(dropped_edges(space, mine, cell_type))
     dot = _base_graph(cell_type, space.n_inputs, space.node_ids)
+    if mine is not None and mine.kind == "node":
+        dot.node(node_name(mine.node, space.n_inputs), color=HIGHLIGHT_COLOR, penwidth="3")
     for e, (j, i) in enumerate(space.edges):
-        if not state.edge_alive(cell_type, e):
-            continue  # its node kept other predecessors
         tail, head = node_name(j, space.n_inputs), node_name(i, space.n_inputs)
         op = state.edge_op(cell_type, e)
+        if e in dropped:  # dropped by the decision just made: shown this once, faded
+            label = "dropped" + (f"\\n{names[op]}" if op is not None else "")
+            dot.edge(tail, head, label=label, style="dotted", color=DROPPED_COLOR, fontcolor=DROPPED_COLOR)
+            continue
+        if not state.edge_alive(cell_type, e):
+            continue  # its node kept other predecessors
+        hi = {"color": HIGHLIGHT_COLOR, "fontcolor": HIGHLIGHT_COLOR} if e == hi_edge else {}
         if op is not None:
             node_decided = i in state.node_inputs[cell_type]
             label = names[op]
             if not node_decided and b is not None:
                 label += f"\\nsigmoid(β) {sigmoid([b[e]])[0]:.2f}"
-            dot.edge(tail, head, label=label, style="solid", penwidth="2" if node_decided else "1")
+            width = "3" if e == hi_edge else "2" if node_decided else "1"
+            dot.edge(tail, head, label=label, style="solid", penwidth=width, **hi)
         elif views is None:
             dot.edge(tail, head, label="undecided", style="dashed")
         else:
@@ -196,6 +223,6 @@ def render_svg(dot: graphviz.Digraph) -> str:
 
 
 __all__ = [
-    "INSTALL_DOT", "node_name", "genotype_dag", "edge_views", "state_dag", "replay_step", "step_arch", "step_dag",
+    "INSTALL_DOT", "node_name", "genotype_dag", "edge_views", "dropped_edges", "state_dag", "replay_step", "step_arch", "step_dag",
     "render_svg",
 ]
