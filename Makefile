@@ -25,9 +25,10 @@ figures: setup
 	.venv/bin/python benchmarks/tiny_decisions.py
 	.venv/bin/python benchmarks/distributed.py
 
-# The stepper in JupyterLab, as the browser test sees it: figures/stepper_jupyterlab.png (the README shows it).
+# The stepper in JupyterLab, as the browser test sees it, replaying the course's tiny searches of seed 0
+# (after make run): figures/stepper_jupyterlab.png (the README shows it).
 screenshot: setup
-	SDAS_STEPPER_SCREENSHOT=figures/stepper_jupyterlab.png .venv/bin/python -m pytest -q tests/test_browser.py -k stepper
+	SDAS_STEPPER_RUNS=runs/course SDAS_STEPPER_SCREENSHOT=figures/stepper_jupyterlab.png .venv/bin/python -m pytest -q tests/test_browser.py -k stepper
 
 lab: setup
 	.venv/bin/jupyter lab

@@ -8,7 +8,9 @@ node decision, its dropped edges (faded, dotted) must show what the saved histor
 side-by-side view of DAS and C must show each side at the decisions made by the slider's iteration. Notebook 01 runs too, and every plotting cell must show an
 image. The executed smoke copies of notebooks 02-05 (tests/conftest.py's ``course_smoke``) are opened
 as they are, not run again, and their main figures must render as pictures. A screenshot of the stepper goes to the test's temporary folder; with
-``SDAS_STEPPER_SCREENSHOT=PATH`` (``make screenshot``) it is also copied there.
+``SDAS_STEPPER_SCREENSHOT=PATH`` (``make screenshot``) it is also copied there, and with
+``SDAS_STEPPER_RUNS=FOLDER`` (``make screenshot``: runs/course) the stepper replays copies of that folder's
+``search-C-s0`` and ``search-das-s0`` (the course's tiny searches) instead of micro searches made here.
 
 The server listens on 127.0.0.1 with a token and its own config and runtime folders, and is always
 stopped. Chromium is launched with flags that keep it off the network.
@@ -20,6 +22,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -42,9 +45,14 @@ def lab(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("lab")
     history = root / "runs" / "search-C-s0"
+    course = os.environ.get("SDAS_STEPPER_RUNS")  # make screenshot: the course's own searches (tiny), read only
     for schedule in ("C", "das"):  # notebook 06 steps C, and DAS beside C
-        Searcher(dataclasses.replace(MICRO, threads=1), schedule, 0, out_dir=root / "runs" / f"search-{schedule}-s0",
-                 progress=False, log=lambda s: None).run()
+        out = root / "runs" / f"search-{schedule}-s0"
+        if course:
+            shutil.copytree(Path(course) / out.name, out, ignore=shutil.ignore_patterns("checkpoint*.pt"))
+        else:
+            Searcher(dataclasses.replace(MICRO, threads=1), schedule, 0, out_dir=out, progress=False,
+                     log=lambda s: None).run()
     params = dict(preset="micro", seeds=[0], data_root=str(root / "data"), runs_dir=str(root / "runs"),
                   figures_dir=str(root / "figures"), jobs=1)
     for name in ("01_continuous_relaxation", "06_genotypes_and_stepper"):
