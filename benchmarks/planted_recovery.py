@@ -2,9 +2,9 @@
 
 Each teacher t plants a uniform random cell of the image space (``planted-<t>``: Gaussian noise labelled by
 a network of that cell with fixed random weights, sdas_lib/run/planted.py). Every schedule searches it with
-every seed through the regular sweep, at the micro preset's cost (1 epoch of 8 iterations, 8×8 inputs,
-C1 = 8, C2 = 16; on one core about a minute per seed for the four schedules), so the runs resume when the
-benchmark is run again. Each found genotype is scored against the planted one (sdas_lib/core/recovery.py):
+every seed through the regular sweep, at the micro preset's size (8×8 inputs, C1 = 8, C2 = 16) searched for
+4 epochs of 8 iterations (T = 32; at one epoch the supernets barely learned the teacher's labels), so the
+runs resume when the benchmark is run again. Each found genotype is scored against the planted one (sdas_lib/core/recovery.py):
 the planted edges kept (topology), the op kind on the kept ones (op), both together, each beside its exact
 chance level; and each decision as it is made, right or wrong.
 
@@ -13,7 +13,7 @@ figures/planted_recovery_iterations.csv (right decisions so far, per schedule, o
 figures/planted_recovery.png. The report (sdas_lib/report.py) judges the CSV.
 
     .venv/bin/python benchmarks/planted_recovery.py                                   # teachers 0 1, seeds 0-4
-    .venv/bin/python benchmarks/planted_recovery.py --teachers 0 1 2 --seeds 0 1 2 3 4 5 --epochs 2
+    .venv/bin/python benchmarks/planted_recovery.py --teachers 0 1 2 --seeds 0 1 2 3 4 5 --epochs 8
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--teachers", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--epochs", type=int, default=1, help="search epochs (8 iterations each)")
+    ap.add_argument("--epochs", type=int, default=4,
+                    help="search epochs (8 iterations each; 4: at 1 the supernets barely learn the teacher's labels)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each")
     ap.add_argument("--runs-dir", default=str(ROOT / "runs" / "planted"))
     ap.add_argument("--out", default=str(ROOT / "figures"))
