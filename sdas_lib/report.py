@@ -5,7 +5,7 @@ never typed by hand.
 :func:`collect_results` reads a course's runs folder (the sweep's ``search-<schedule>-s<seed>`` and
 ``retrain-<schedule>-s<seed>`` folders) and its ``video`` subfolder (notebook 05's
 ``search-<schedule>-<op set>-s<seed>``, ``retrain-...``, ``transfer-<schedule>-<op set>-s<seed>`` and
-``baseline-<arch>-s<seed>`` folders), every seed; :data:`CLAIMS` judge those results; a claim whose runs
+``baseline-<arch>-w<width divisor>-s<seed>`` folders), every seed; :data:`CLAIMS` judge those results; a claim whose runs
 are missing is "not testable" and names the notebook that makes them.
 
 The families corrected together (Holm): :data:`FAMILIES`. The margins of the equivalence claims:
@@ -500,6 +500,9 @@ def _planted(schedule: str):
             return not_testable(f"the planted-cell table has no {NAMES[schedule]} or no DAS runs: run "
                                 f"benchmarks/planted_recovery.py with every schedule")
         v = exceeds(mine, das, a_name=f"{NAMES[schedule]} planted cell recovered", b_name="DAS's")
+        if v.p is None:  # too few runs for a test: its reason as it is
+            return Verdict(v.status, f"the project's test of the paper's thesis, not a table of the paper: {v.reason}",
+                           v.test, v.n, v.difference, v.p, v.mde, v.p_opposite)
         head, words = v.reason.rsplit("; ", 1)  # the words last: Holm's correction rewrites them
         return Verdict(v.status, f"the project's test of the paper's thesis, not a table of the paper: {head}; "
                                  f"chance (a uniform random cell) {planted['chance']:.3g}; {words}",
@@ -612,7 +615,7 @@ def reproduction_report(runs_dir: str | os.PathLike, seeds=None, planted_csv: st
     """A DataFrame: one row per claim with its source, the paper's words and figure, the data sets, the verdict,
     the test (n, difference, p, minimum detectable effect, family) and the measurement in words; over the runs
     of ``seeds`` (default: every run in ``runs_dir``), and the planted-cell table ``planted_csv`` (default
-    :data:`PLANTED_CSV`)."""
+    :data:`PLANTED_CSV`; its own teachers and seeds, whatever ``seeds`` says)."""
     import pandas as pd
 
     results = collect_results(runs_dir, seeds, planted_csv)

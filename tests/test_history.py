@@ -381,6 +381,8 @@ def test_epochs_are_optional_and_read_an_iteration_as_its_epoch():
     assert h_old.epochs is None and h_old.epoch_of(5) is None and h_old.decisions == h.decisions
     with pytest.raises(SdasError, match="'epochs'"):
         History.from_dict({**doc, "epochs": "four"})
+    warm = History.from_dict({**doc, "warmup_iterations": 6, "epochs": 6})  # 18 iterations: 6 of warm-up, T = 12
+    assert [warm.epoch_of(t) for t in (1, 3, 4, 12)] == [3, 3, 4, 6]  # scheduled t = 1 is iteration 7, epoch 3
 
 
 def test_the_decision_curve_is_m_t_as_the_history_made_it():

@@ -39,6 +39,14 @@ def write_retrain(folder, schedule, seed):
     (folder / "result.json").write_text(json.dumps(result))
 
 
+@pytest.fixture(autouse=True)
+def no_committed_planted_table(monkeypatch, tmp_path):
+    """The report reads figures/planted_recovery.csv by default: these tests must not depend on it."""
+    import sdas_lib.report
+
+    monkeypatch.setattr(sdas_lib.report, "PLANTED_CSV", tmp_path / "no-planted-table.csv")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
@@ -164,7 +172,7 @@ def test_the_planted_cell_claims_are_the_projects_test_judged_as_one_family(runs
         assert row["paper"] == "not in the paper" and row["n"] == "5, 5"
         assert "planted cells of teachers 0" in row["measured on"]
         assert "chance (a uniform random cell) 0.3" in row["measured"]
-        assert row["measured"].count("the seeds alone") + row["measured"].count("shows") <= 1  # Holm's words only
+        assert row["measured"].count("the seeds alone") + row["measured"].count("shown at p") <= 1  # Holm's words only
     write_planted_csv(csv, das=[0.50, 0.52, 0.49, 0.51, 0.53], sdas=[0.30, 0.32, 0.31, 0.29, 0.33])
     assert (reproduction_report(runs, planted_csv=csv).set_index("claim")["verdict"]["planted_B"] == CONTRADICTED)
 

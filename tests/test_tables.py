@@ -117,3 +117,25 @@ def test_the_cost_against_das_is_on_cpu_seconds_when_every_search_recorded_them(
     assert t4.loc[2, "search CPU seconds"] == "10 ± 0" and t4.loc[2, "search seconds"] == "26 ± 1"
     df.loc[1, "search_cpu_seconds"] = float("nan")  # one search without it: wall seconds for the whole table
     assert cost_column(df) == "search_seconds" and table4(df).loc[2, "cost / DAS"] == f"{26 / 101:.2f}"
+
+
+def test_the_search_cost_table_sets_the_cost_model_beside_wall_and_cpu_seconds(tmp_path):
+    import json
+
+    from sdas_lib.core.history import history_cost_ratios, load_history, random_walk_document
+    from sdas_lib.core.space import IMAGE_SPACE
+    from sdas_lib.run.tables import search_cost_table
+
+    folders = {}
+    for s, (wall, cpu, load) in {"das": (2.0, 1.0, 0.5), "C": (3.0, 0.5, 4.0)}.items():  # C shared the machine
+        folders[s] = tmp_path / f"search-{s}-s0"
+        folders[s].mkdir()
+        (folders[s] / "decisions.json").write_text(json.dumps(random_walk_document(IMAGE_SPACE, 10, s, 0)))
+        rows = "".join(f"{t},0,{wall},{load},{cpu},0\n" for t in range(1, 11))
+        (folders[s] / "iterations.csv").write_text(
+            "# cpu_count=2 threads=1\niteration,decisions_before,seconds,load_average,cpu_seconds,warmup\n" + rows)
+    cost = search_cost_table(folders).set_index("schedule")
+    assert cost.loc["C", "measured / das"] == 1.5 and cost.loc["C", "CPU / das"] == 0.5  # the wall clock misleads
+    assert cost.loc["C", "median load"] == 4.0 and cost.loc["C", "cores"] == 2
+    want = history_cost_ratios(load_history(folders["C"]))
+    assert cost.loc["C", "model: whole search"] == round(want["whole"], 3) and cost.loc["das", "model: scheduled phase"] == 1.0

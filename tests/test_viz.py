@@ -440,3 +440,13 @@ def test_accuracy_vs_params_joins_a_curve_through_its_mean_at_each_size():
     assert [t.get_text() for t in ax.texts] == ["C-s0"]  # the curve is named in the legend, not per point
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["res50-3d", "chance (0.1)"]
     assert ax.get_xscale() == "log"  # sizes 20x apart
+
+
+def test_decision_curve_epoch_ticks_sit_on_the_scheduled_axis_after_a_warm_up():
+    from sdas_lib.viz.curves import decision_curve_svg
+
+    curve = [("C", [(0, 0), (5, 20), (20, 36)])]
+    plain = decision_curve_svg(curve, 30, 36, 10, epochs=3)  # 10 iterations an epoch: ticks at t = 10, 20
+    assert plain.count('stroke="#eee"') == 2
+    warm = decision_curve_svg(curve, 20, 36, 10, epochs=3, warmup=10)  # epoch 1 is the warm-up: one tick, at t = 10
+    assert warm.count('stroke="#eee"') == 1 and 'data-t="10"' in warm

@@ -11,7 +11,7 @@ def test_each_step_moves_only_what_its_lines_say(micro_preset):
     steps = AlgorithmSteps(micro_preset, "C", 0)
     alpha0, _ = steps.arch()
     weights0 = [w.detach().clone() for w in steps.searcher.net.weights()]
-    with pytest.raises(RuntimeError, match="w_step"):
+    with pytest.raises(SdasError, match="w_step"):
         steps.arch_step()  # Algorithm 1 alternates: a w step first
     steps.w_step()  # lines 5-7: the weights move, α does not
     assert all(torch.equal(a, steps.arch()[0][c]) for c, a in alpha0.items())
@@ -34,6 +34,21 @@ def test_a_decision_is_the_queue_head_and_deletes_its_other_ops(micro_preset):
     assert pruning.ops_computed == (before, before - 6 * cells)  # 7 ops -> 1 on that edge of every such cell
     assert pruning.optimizer_tensors[0] - pruning.optimizer_tensors[1] == pruning.tensors_removed > 0
     assert pruning.weights_removed > 0 and head not in steps.queue(5)  # decided: out of the queue
+
+
+def test_a_warm_up_and_an_exhausted_queue_are_refused_with_the_reason(micro_preset):
+    import dataclasses
+
+    with pytest.raises(SdasError, match="warmup_iterations=0"):
+        AlgorithmSteps(dataclasses.replace(micro_preset, warmup_iterations=2))
+    steps = AlgorithmSteps(micro_preset, "A", 0)
+    steps.w_step()
+    steps.arch_step()
+    for _ in range(steps.searcher.M):
+        steps.decide()
+    assert steps.queue() == [] and steps.searcher.state.n_done == steps.searcher.M
+    with pytest.raises(SdasError, match="all 36 decisions are made"):
+        steps.decide()
 
 
 def test_a_live_search_lands_where_the_sweep_reads_it(micro_preset, tmp_path):

@@ -1,6 +1,6 @@
 """Recovery of a planted cell: how much of a known genotype a search found, against chance.
 
-A planted-cell task (:mod:`sdas_lib.data.planted`) labels data with a teacher network built from a
+A planted-cell task (:mod:`sdas_lib.run.planted`) labels data with a teacher network built from a
 known genotype, so a search on it has a right answer. Three measures compare a found genotype with
 the planted one, per cell type and over all cell types (each the share of the planted cell's kept
 edges):

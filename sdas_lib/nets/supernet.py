@@ -124,7 +124,8 @@ class SearchCell(nn.Module):
     """A relaxed cell: node i = Σ_j edge(j, i) (Eq. 2 with β, Eq. 4 once the edge is decided,
     Eq. 1 once the node is decided); output = concat of the intermediate nodes (N, n_nodes·C, ...).
 
-    ``fused``: the mixed edges that read one node run together (:mod:`sdas_lib.nets.fused`), on the
+    ``fused``: the mixed edges that read one node run together (:mod:`sdas_lib.nets.fused`,
+    :mod:`sdas_lib.nets.fused_video`), on the
     same parameters; otherwise every edge runs its ops one by one (the reference). ``dil5_apart``:
     the fused path runs dil_conv_5x5's depthwise conv on its own rather than embedded in 9×9
     (benchmarks/supernet_iteration.py measures both).
@@ -260,7 +261,8 @@ class SearchNetwork(nn.Module):
         num_classes: classifier outputs.
         in_channels: input image or clip channels.
         fused: run the mixed edges fused (:mod:`sdas_lib.nets.fused`); None (default) where the op
-            set has a fused path (O2D), False for the per-op reference. Same parameters either way;
+            set has a fused path (:data:`~sdas_lib.nets.fused.FUSED_OP_SETS`: O2D, video O3D and Oadv), False for
+            the per-op reference. Same parameters either way;
             :meth:`set_fused` switches later.
     """
 

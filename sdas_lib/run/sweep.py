@@ -483,7 +483,8 @@ def live_search(
 ) -> dict:
     """One image search in this process, with its progress bar, into the folder a :func:`sweep` with the same
     arguments would use (``out/search-<schedule>-s<seed>``, one torch thread): a later sweep, or the notebook
-    run again, reuses it instead of searching again. A complete folder is only read.
+    run again, reuses it instead of searching again. A complete folder is only read. Like every search, it
+    sets this process's torch threads to the preset's (one), which stays so after it returns.
 
     Returns:
         ``{"folder", "status"}`` (done, resumed or skipped, as the sweep says) with the folder's

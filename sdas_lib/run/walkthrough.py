@@ -20,6 +20,7 @@ import torch
 from ..core.discretization import Decision, candidates
 from ..core.history import describe_candidate
 from ..core.opsets import op_set_info
+from ..errors import SdasError
 from .presets import SearchPreset
 from .search import Searcher
 
@@ -57,6 +58,11 @@ class AlgorithmSteps:
     """
 
     def __init__(self, preset: SearchPreset, schedule: str = "C", seed: int = 0):
+        if preset.warmup_iterations:
+            raise SdasError(
+                f"AlgorithmSteps walks Algorithm 1 itself, which has no warm-up (warmup_iterations="
+                f"{preset.warmup_iterations}); pass the preset with warmup_iterations=0"
+            )
         self.searcher = Searcher(preset, schedule, seed, out_dir=None, progress=False, log=lambda line: None)
         self.space = self.searcher.space
         self.op_names = op_set_info(self.space.op_set).names
@@ -88,7 +94,7 @@ class AlgorithmSteps:
     def arch_step(self) -> dict:
         """Lines 8-11: one α/β step on the α/β-val batch drawn with the last w step (a w step comes first)."""
         if getattr(self, "_pending", None) is None:
-            raise RuntimeError("Algorithm 1 alternates: call w_step() before arch_step()")
+            raise SdasError("Algorithm 1 alternates a w step and an α/β step: call w_step() before arch_step()")
         s = self.searcher
         val = s.arch_step(*s.to_device(*self._pending))
         self._pending = None
@@ -118,6 +124,8 @@ class AlgorithmSteps:
         opt_before = sum(len(g["params"]) for g in s.w_opt.param_groups)
         ops_before = ops_computed(s.net)
         params_before = {id(p): p.numel() for p in s.net.weights()}
+        if s.state.n_done == s.M:
+            raise SdasError(f"all {s.M} decisions are made: nothing is left to decide (make a new AlgorithmSteps)")
         made = s.make_decisions(1)
         params_after = {id(p) for p in s.net.weights()}
         gone = [n for i, n in params_before.items() if i not in params_after]

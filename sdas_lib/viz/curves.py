@@ -27,7 +27,7 @@ def _step_path(points: Sequence[tuple[int, int]], T: int, x, y) -> str:
 
 def decision_curve_svg(
     curves: Sequence[tuple[str, Sequence[tuple[int, int]]]], T: int, M: int, cursor: int | None = None, *,
-    epochs: int | None = None, width: int = 360, height: int = 130,
+    epochs: int | None = None, warmup: int = 0, width: int = 360, height: int = 130,
 ) -> str:
     """M_t against t = 0..T for one or more histories, with a vertical cursor at iteration ``cursor``.
 
@@ -36,7 +36,8 @@ def decision_curve_svg(
         T: the iterations of the search (the x axis). M: the decisions in all (the y axis).
         cursor: the iteration to mark (None: no cursor). The cursor line carries
             ``data-t="<cursor>"``; each curve's dot on it ``data-m="<M_t>"``, for tests.
-        epochs: if given (and T is a multiple of it), light ticks at the epoch boundaries.
+        epochs: if given (and the iterations, warm-up included, are a multiple of it), light ticks at the
+            epoch boundaries. warmup: weight-only iterations before t = 1 (the axis starts after them).
         width, height: of the SVG, in pixels.
     Returns:
         ``<svg ...>...</svg>`` text, to inline in HTML.
@@ -53,9 +54,12 @@ def decision_curve_svg(
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="sdas-decision-curve" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">']
-    if epochs and T % epochs == 0:
+    if epochs and (T + warmup) % epochs == 0:
         for e in range(1, epochs):
-            xe = x(e * T // epochs)
+            te = e * (T + warmup) // epochs - warmup  # the epoch boundary on the scheduled axis
+            if te <= 0:
+                continue  # inside the warm-up
+            xe = x(te)
             out.append(f'<line x1="{xe:.1f}" y1="{top}" x2="{xe:.1f}" y2="{top + ph}" stroke="#eee"/>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
     out.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{M}</text>')

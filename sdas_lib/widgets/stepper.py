@@ -219,7 +219,7 @@ class Stepper:
         bars = [candidate_bars(c, h, alpha, beta) for c in shown]
         epoch = epoch_text(h, step.iteration)
         curve = decision_curve_svg([(history_label(h), h.decision_curve())], self.T, space.total_decisions,
-                                   step.iteration, epochs=h.epochs) if self.curve else ""
+                                   step.iteration, epochs=h.epochs, warmup=h.warmup_iterations) if self.curve else ""
 
         M, T = len(self.steps) - 1, h.T
         when = f"iteration {step.iteration}" + (f" of T = {T} (t/T = {step.iteration / T:.3f})" if T else "")
@@ -324,17 +324,18 @@ class CompareStepper:
         self.shown_steps = tuple(h.decisions_made_by(self.t) for h in self.histories)
         for s, i in zip(self.steppers, self.shown_steps):
             s.show(i)
-        epochs = {h.epochs for h in self.histories}
-        E = epochs.pop() if len(epochs) == 1 else None
+        shapes = {(h.epochs, h.warmup_iterations, h.T) for h in self.histories}
+        E, W, _ = shapes.pop() if len(shapes) == 1 else (None, 0, None)  # one epoch axis only if both share it
         curves = [(history_label(h), h.decision_curve()) for h in self.histories]
         M = max(h.space.total_decisions for h in self.histories)
         made = "; ".join(f"{history_label(h)}: {i} of {h.space.total_decisions} decisions made"
                          for h, i in zip(self.histories, self.shown_steps))
-        epoch = epoch_text(self.histories[0], self.t) if self.t > 0 else "before the first iteration"
+        epoch = ("before the first iteration" if self.t == 0 else epoch_text(self.histories[0], self.t) if E
+                 else "the two searches' epochs differ")
         self.curve_view.value = (
             f"<div style='font-family:sans-serif'><div class='sdas-compare-t'>iteration t = {self.t} of {self.T} "
             f"({html.escape(epoch)}): {html.escape(made)}</div>"
-            f"{decision_curve_svg(curves, self.T, M, self.t, epochs=E, width=480)}</div>"
+            f"{decision_curve_svg(curves, self.T, M, self.t, epochs=E, warmup=W, width=480)}</div>"
         )
 
     def _ipython_display_(self):
