@@ -139,3 +139,14 @@ def test_the_search_cost_table_sets_the_cost_model_beside_wall_and_cpu_seconds(t
     assert cost.loc["C", "median load"] == 4.0 and cost.loc["C", "cores"] == 2
     want = history_cost_ratios(load_history(folders["C"]))
     assert cost.loc["C", "model: whole search"] == round(want["whole"], 3) and cost.loc["das", "model: scheduled phase"] == 1.0
+
+
+def test_table7_sets_the_paper_rows_beside_three_widths_and_only_then():
+    from sdas_lib.run.tables import table7
+
+    rows = [{"size": f"K1_C{c1}_C{2 * c1}", "K": 1, "C1": c1, "C2": 2 * c1, "status": "done", "retrain_status": "done",
+             "params": 1000 * c1 + seed, "test_acc": 0.5 + c1 / 100} for c1 in (16, 8, 12) for seed in range(2)]
+    t7 = table7(pd.DataFrame(rows))
+    assert list(t7["C1"]) == [8, 12, 16] and list(t7["paper K, C1, C2"]) == ["2, 16, 64", "2, 24, 96", "2, 32, 128"]
+    two = table7(pd.DataFrame([r for r in rows if r["C1"] != 12]))
+    assert list(two["C1"]) == [8, 16] and "paper K, C1, C2" not in two  # two sizes: no rank to match them by
