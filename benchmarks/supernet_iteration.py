@@ -20,7 +20,8 @@ Op sets: O2D (the image tiny preset) and video O2D, O3D and Oadv (the video tiny
 reference, and its fused form, not yet verified in a whole network
 (:data:`sdas_lib.nets.fused.FUSED_OP_SETS`), is timed as ``fused_unverified``.
 
-With ``--profile`` it also prints the fused iteration's top operators (``torch.profiler``).
+With ``--profile`` it also prints the fused iteration's top operators (``torch.profiler``) and writes
+them beside the CSV (figures/supernet_iteration_profile.txt).
 
 Writes figures/supernet_iteration.csv and prints a table.
 
@@ -203,7 +204,7 @@ def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]
     return rows
 
 
-def profile(op_set: str, device: str) -> None:
+def profile(op_set: str, device: str) -> str:
     import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
@@ -212,8 +213,10 @@ def profile(op_set: str, device: str) -> None:
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         iteration(net, w_opt, a_opt, batches, p.grad_clip)
     n_calls = sum(e.count for e in prof.key_averages())
-    print(f"\nfused {op_set} iteration: {n_calls} profiled operator calls; top operators by self CPU time:")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    text = (f"fused {op_set} iteration: {n_calls} profiled operator calls; top operators by self CPU time:\n"
+            + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    print("\n" + text)
+    return text
 
 
 def main(argv=None) -> None:
@@ -249,8 +252,15 @@ def main(argv=None) -> None:
         w.writerows(rows)
     print(f"wrote {args.out}")
     if args.profile:
-        for op_set in args.op_sets:
-            profile(op_set, args.device)
+        import datetime
+        import platform
+
+        tables = [profile(op_set, args.device) for op_set in args.op_sets]
+        head = (f"# benchmarks/supernet_iteration.py --profile, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} "
+                f"UTC, {platform.processor() or platform.machine()}, {args.threads} thread(s), device {args.device}\n")
+        path = args.out.with_name(args.out.stem + "_profile.txt")
+        path.write_text(head + "\n\n".join(tables) + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
