@@ -86,24 +86,28 @@ def test_stacked_and_shared_batch_norm_equal_each_module_on_its_own(momentum):
         assert a.num_batches_tracked == b.num_batches_tracked
 
 
-def net_pair(n_decisions: int):
-    """A reference supernet with random α/β and BN statistics, its fused copy, both synced to
-    ``n_decisions`` decisions."""
-    torch.manual_seed(0)
-    ref = SearchNetwork(IMAGE_SPACE, image_layout(1), C1=8, C2=16, num_classes=10, fused=False)
+def randomized_pair(ref: SearchNetwork, space, n_decisions: int):
+    """``ref`` (a per-op reference supernet) with random α/β and BN statistics, and its fused copy, both
+    synced to ``n_decisions`` decisions."""
     with torch.no_grad():
         for p in ref.arch.parameters():
             p.normal_()
         for m in ref.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.running_mean.normal_()
                 m.running_var.uniform_(0.5, 2)
     alpha, beta = ref.arch.as_dicts()
-    state = DiscretizationState(IMAGE_SPACE)
+    state = DiscretizationState(space)
     decide(state, alpha, beta, n_decisions, 0)
     ref.sync(state)
-    fused = copy.deepcopy(ref).set_fused(True)
-    return ref, fused
+    return ref, copy.deepcopy(ref).set_fused(True)
+
+
+def net_pair(n_decisions: int):
+    """An image supernet and its fused copy (:func:`randomized_pair`)."""
+    torch.manual_seed(0)
+    ref = SearchNetwork(IMAGE_SPACE, image_layout(1), C1=8, C2=16, num_classes=10, fused=False)
+    return randomized_pair(ref, IMAGE_SPACE, n_decisions)
 
 
 def close(a, b, what):
@@ -177,20 +181,7 @@ def video_pair(op_set: str, n_decisions: int):
     torch.manual_seed(0)
     space = video_space(op_set)
     ref = SearchNetwork(space, video_layout(1), C1=8, C2=16, num_classes=5, fused=False).double()
-    with torch.no_grad():
-        for p in ref.arch.parameters():
-            p.normal_()
-        for m in ref.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.running_mean.normal_()
-                m.running_var.uniform_(0.5, 2)
-    alpha, beta = ref.arch.as_dicts()
-    state = DiscretizationState(space)
-    decide(state, alpha, beta, n_decisions, 0)
-    ref.sync(state)
-    fused = copy.deepcopy(ref)
-    fused.set_fused(True)
-    return ref, fused
+    return randomized_pair(ref, space, n_decisions)
 
 
 @pytest.mark.parametrize("op_set", ["video_o3d", "video_oadv"])
