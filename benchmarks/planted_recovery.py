@@ -12,7 +12,7 @@ Writes figures/planted_recovery.csv (one row per teacher, schedule, seed and op 
 figures/planted_recovery_iterations.csv (right decisions so far, per schedule, over the search) and
 figures/planted_recovery.png. The report (sdas_lib/report.py) judges the CSV.
 
-    .venv/bin/python benchmarks/planted_recovery.py                                   # teachers 0 1, seeds 0-4
+    .venv/bin/python benchmarks/planted_recovery.py                                   # teachers 0 1 2, seeds 0-4
     .venv/bin/python benchmarks/planted_recovery.py --teachers 0 1 2 --seeds 0 1 2 3 4 5 --epochs 8
 """
 
@@ -146,7 +146,7 @@ def summary(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--teachers", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--teachers", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--epochs", type=int, default=4,
                     help="search epochs (8 iterations each; 4: at 1 the supernets barely learn the teacher's labels)")
