@@ -103,6 +103,18 @@ def randomized_pair(ref: SearchNetwork, space, n_decisions: int):
     return ref, copy.deepcopy(ref).set_fused(True)
 
 
+def both_backward(ref, fused, x, step: str) -> dict:
+    """Each net's output on ``x`` in the w step (α/β detached) or the α/β step, after backward of a fixed
+    weighted sum of it (every output element gets its own gradient): ``{"ref": out, "fused": out}``."""
+    outs = {}
+    for name, net in (("ref", ref), ("fused", fused)):
+        net.zero_grad(set_to_none=True)
+        out = net(x, detach_arch=step == "w")
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        outs[name] = out
+    return outs
+
+
 def net_pair(n_decisions: int):
     """An image supernet and its fused copy (:func:`randomized_pair`)."""
     torch.manual_seed(0)
@@ -129,12 +141,7 @@ def test_the_fused_path_equals_the_reference(n_decisions, training):
     for net in (ref, fused):
         net.train(training)
     for step in ("w", "arch"):
-        outs = {}
-        for name, net in (("ref", ref), ("fused", fused)):
-            net.zero_grad(set_to_none=True)
-            out = net(x, detach_arch=step == "w")
-            (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-            outs[name] = out
+        outs = both_backward(ref, fused, x, step)
         close(outs["ref"], outs["fused"], f"{step} step output")
         for (name, p), q in zip(ref.named_parameters(), fused.parameters()):
             if p.grad is None:
@@ -198,12 +205,7 @@ def test_the_fused_video_path_equals_the_reference(op_set, n_decisions, training
     for net in (ref, fused):
         net.train(training)
     for step in ("w", "arch"):
-        outs = {}
-        for name, net in (("ref", ref), ("fused", fused)):
-            net.zero_grad(set_to_none=True)
-            out = net(x, detach_arch=step == "w")
-            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
-            outs[name] = out
+        outs = both_backward(ref, fused, x, step)
         torch.testing.assert_close(outs["fused"], outs["ref"], rtol=1e-9, atol=1e-10)
         for (name, p), q in zip(ref.named_parameters(), fused.parameters()):
             if p.grad is None:
