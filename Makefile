@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (tools/setup.sh, idempotent).
-.PHONY: run test test-fast setup lab figures screenshot clean
+.PHONY: run test test-fast setup lab figures calibration screenshot clean
 
 setup:
 	@bash tools/setup.sh
@@ -24,6 +24,12 @@ figures: setup
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
 	.venv/bin/python benchmarks/distributed.py
+
+# The calibration of the tiny regime (issue 23): the image screen, then the moving digits' one; resumable
+# (runs/calibration), about an hour and a half of a 2-core machine; writes figures/calibration*.csv/png.
+calibration: setup
+	.venv/bin/python benchmarks/calibration.py
+	.venv/bin/python benchmarks/calibration.py --task video
 
 # The stepper in JupyterLab, as the browser test sees it, replaying the course's tiny searches of seed 0
 # (after make run): figures/stepper_jupyterlab.png (the README shows it).

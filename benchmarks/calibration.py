@@ -9,7 +9,8 @@ interrupted calibration continues where it stopped.
 
 For each point, one row of ``calibration.csv`` gives:
 - ``search_core_seconds`` / ``retrain_core_seconds`` / ``nudge_core_seconds``: the iterations' seconds of
-  every search (evaluations apart, as the sweep's ``search_seconds``), the seconds of every retraining
+  every search (evaluations apart, CPU seconds as the sweep's ``search_cpu_seconds``, so a shared
+  machine does not inflate them; wall seconds for folders from before that column), the seconds of every retraining
   and those of the nudged searches, each on one thread (so core-seconds);
 - per schedule ``s``: ``first_acc_<s>``, the supernet's w-train accuracy at its first decision (mean over
   the seeds), and ``target1_<s>``, that over DAS's w-train accuracy at the end of its search (issue 23's
@@ -21,10 +22,11 @@ For each point, one row of ``calibration.csv`` gives:
 - ``error_<s>`` and ``error_sd_<s>``: the retrained test error of the found cells (and of ``random``),
   mean and standard deviation over the seeds.
 
-It draws ``calibration.png`` from the same rows.
+It draws ``calibration.png`` from the same rows (``calibration_video.csv/png`` with ``--task video``).
 
     .venv/bin/python benchmarks/calibration.py                     # the default screen, into runs/calibration
     .venv/bin/python benchmarks/calibration.py --points my_points.json --only warm110-T165
+    .venv/bin/python benchmarks/calibration.py --task video        # the moving digits' screen (Oadv)
     .venv/bin/python benchmarks/calibration.py --smoke             # micro grid, a few minutes, a temporary folder
 
 A points file is JSON: ``{"name": {"warmup_iterations": 110, "epochs": 25}, ...}``; any search preset
@@ -49,15 +51,22 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from sdas_lib.errors import SdasError  # noqa: E402
 
-# The screen of what issue 23 leaves to try (the points it measured are not repeated): the tiny preset
-# has 11 iterations per epoch at batch 64 (718 w-train images // 64) and 5 at batch 128, so epochs =
-# (warm-up + T) / iterations per epoch.
+# The screen of what issue 23 leaves to try (the points it measured are not repeated), sized to about an
+# hour of a 2-core machine: the tiny preset has 11 iterations per epoch at batch 64 (718 w-train images
+# // 64) and 5 at batch 128, so epochs = (warm-up + T) / iterations per epoch. A warm-up iteration is a w
+# step alone, about half a mixed search iteration.
 DEFAULT_POINTS: dict[str, dict] = {
-    "today": {},  # the tiny preset as it is: the reference
-    "warm110-T165": {"warmup_iterations": 110, "epochs": 25},
-    "warm220-T165": {"warmup_iterations": 220, "epochs": 35},
-    "warm110-T165-batch128": {"warmup_iterations": 110, "epochs": 55, "batch_size": 128},
-    "fashion28-warm110-T165": {"dataset": "fashion_mnist", "resolution": 28, "warmup_iterations": 110, "epochs": 25},
+    "no-warmup-T55": {"warmup_iterations": 0, "epochs": 5},  # the tiny preset before issue 23: the reference
+    "warm55-T55": {"warmup_iterations": 55, "epochs": 10},  # the cheapest warm-up: 5 epochs of w steps
+    "warm55-T55-batch128": {"warmup_iterations": 55, "epochs": 22, "batch_size": 128},  # a larger α/β batch
+    "warm110-T165": {"warmup_iterations": 110, "epochs": 25},  # a warm-up with a longer T
+    "fashion28-warm55-T55": {"dataset": "fashion_mnist", "resolution": 28, "warmup_iterations": 55, "epochs": 10},
+}
+# --task video: the same question for the moving digits (Oadv, the tiny video preset's 11 iterations per
+# epoch at batch 64: T = 44 without a warm-up).
+VIDEO_POINTS: dict[str, dict] = {
+    "video-no-warmup-T44": {"warmup_iterations": 0, "epochs": 4},  # the tiny video preset as it is
+    "video-warm44-T44": {"warmup_iterations": 44, "epochs": 8},
 }
 # --smoke: the micro preset's one epoch of 7 iterations, with and without a warm-up.
 SMOKE_POINTS: dict[str, dict] = {"micro": {}, "micro-warm3": {"warmup_iterations": 3}}
@@ -65,10 +74,11 @@ SHARED_WITH_RETRAINING = ("dataset", "resolution", "data_root")
 POINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def read_points(path: str | None) -> dict[str, dict]:
-    """The points of a JSON file, checked: names usable as folder names, overrides as objects."""
+def read_points(path: str | None, task: str = "image") -> dict[str, dict]:
+    """The points of a JSON file, checked: names usable as folder names, overrides as objects (without a
+    file: the built-in screen of the task)."""
     if path is None:
-        return dict(DEFAULT_POINTS)
+        return dict(VIDEO_POINTS if task == "video" else DEFAULT_POINTS)
     try:
         points = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -132,7 +142,7 @@ def nudge_stability(name: str, changes: dict, schedule: str, seed: int, args) ->
         searcher.run()
     plain = edge_ops(load_history(Path(args.runs) / name / f"search-{schedule}-s{seed}").decisions)
     nudged = edge_ops(load_history(folder).decisions)
-    return sum(plain[k] == nudged[k] for k in plain) / len(plain), search_seconds(folder)
+    return sum(plain[k] == nudged[k] for k in plain) / len(plain), search_seconds(folder, "cpu_seconds")
 
 
 def _mean(values) -> float:
@@ -145,6 +155,13 @@ def _sd(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
+def core_seconds(table) -> float:
+    """The searches' iteration seconds on one thread: CPU seconds where every search recorded them (a
+    shared machine then does not inflate the cost), wall seconds otherwise (folders from before the column)."""
+    cpu = table["search_cpu_seconds"].astype(float)
+    return float(cpu.sum() if not cpu.isna().any() else table["search_seconds"].astype(float).sum())
+
+
 def point_row(name: str, changes: dict, table, args) -> dict:
     """The calibration row of a point from its sweep table and its run folders."""
     from sdas_lib.core.agreement import decision_kappa
@@ -153,7 +170,7 @@ def point_row(name: str, changes: dict, table, args) -> dict:
 
     ok = table[table["status"] != "failed"]
     row = {"point": name, "overrides": json.dumps(changes, sort_keys=True), "seeds": len(args.seeds),
-           "search_core_seconds": round(float(ok["search_seconds"].sum()), 1),
+           "search_core_seconds": round(core_seconds(ok), 1),
            "retrain_core_seconds": round(float(ok["retrain_seconds"].fillna(0).sum()), 1),
            "nudge_core_seconds": 0.0}
     searched = {s: ok[ok["schedule"] == s] for s in args.schedules}
@@ -281,7 +298,7 @@ def main(argv=None) -> list[dict]:
         points = dict(SMOKE_POINTS)
         args.runs = args.runs or tempfile.mkdtemp(prefix="sdas-calibration-smoke-")
     else:
-        points = read_points(args.points)
+        points = read_points(args.points, args.task)
         args.runs = args.runs or str(ROOT / "runs" / "calibration")
     figures = Path(args.figures or (args.runs if args.smoke else ROOT / "figures"))
     if args.only:
@@ -293,7 +310,8 @@ def main(argv=None) -> list[dict]:
         raise SdasError("Fleiss' kappa needs at least 2 seeds; pass --seeds 0 1 2")
     check_points(points, args.preset, args.task)
 
-    csv_path = figures / "calibration.csv"
+    stem = "calibration_video" if args.task == "video" else "calibration"
+    csv_path = figures / f"{stem}.csv"
     earlier = read_rows(csv_path)  # the rows of points not run now are kept
     rows = []
     for name, changes in points.items():
@@ -306,8 +324,8 @@ def main(argv=None) -> list[dict]:
         write_rows(merge_rows(earlier, rows), csv_path)  # after every point: a partial calibration is readable
     if rows:
         everything = merge_rows(earlier, rows)
-        draw(everything, args.schedules, figures / "calibration.png")
-        print(f"wrote {csv_path} and {figures / 'calibration.png'}")
+        draw(everything, args.schedules, figures / f"{stem}.png")
+        print(f"wrote {csv_path} and {figures / f'{stem}.png'}")
     return rows
 
 

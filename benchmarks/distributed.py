@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCH = ["search", "--preset", "tiny", "--schedule", "A", "--seed", "0", "--epochs", "2", "--eval_every", "2",
+SEARCH = ["search", "--preset", "tiny", "--schedule", "A", "--seed", "0", "--epochs", "2", "--warmup_iterations", "0", "--eval_every", "2",
           "--no-progress"]
 TRAIN = ["train", "--preset", "tiny", "--genotype", "darts_v2", "--seed", "0", "--epochs", "2", "--no-progress"]
 WAYS = (("1 process, 1 thread", 1, 1), ("1 process, 2 threads", 1, 2), ("2 processes (torchrun), 1 thread each", 2, 1))

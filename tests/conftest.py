@@ -26,7 +26,7 @@ def _one_thread():
 @pytest.fixture
 def micro_preset():
     """The tiny preset shrunk to seconds: 8x8 digits, narrow cells, one epoch of 7 iterations."""
-    return dataclasses.replace(TINY, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=3, threads=1)
+    return dataclasses.replace(TINY, warmup_iterations=0, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=3, threads=1)
 
 
 def tracked_files():

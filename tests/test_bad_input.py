@@ -326,7 +326,7 @@ def test_resume_without_a_checkpoint(fails, search, train, tmp_path):
 
 
 def test_resume_of_a_checkpoint_from_another_config(fails, search, tmp_path):
-    preset = override(TINY, epochs=1, resolution=8, C1=8, C2=16, batch_size=96, threads=1)
+    preset = override(TINY, warmup_iterations=0, epochs=1, resolution=8, C1=8, C2=16, batch_size=96, threads=1)
     Searcher(preset, "A", out_dir=tmp_path / "run", progress=False, log=lambda s: None).save_checkpoint()
     fails([*search, "--resume", "--w_lr", "0.1"],
           r"cannot resume '.*run': its checkpoint was made with a different config \(preset.w_lr: checkpoint 0.025, now 0.1\); "
@@ -335,7 +335,7 @@ def test_resume_of_a_checkpoint_from_another_config(fails, search, tmp_path):
 
 
 def test_train_resume_of_a_search_checkpoint(fails, train, tmp_path):
-    preset = override(TINY, epochs=1, resolution=8, C1=8, C2=16, batch_size=96, threads=1)
+    preset = override(TINY, warmup_iterations=0, epochs=1, resolution=8, C1=8, C2=16, batch_size=96, threads=1)
     Searcher(preset, "A", out_dir=tmp_path / "run", progress=False, log=lambda s: None).save_checkpoint()
     fails([*train, "--resume"], "checkpoint.pt is not an sdas-train-checkpoint file; start the run again with --force$")
 

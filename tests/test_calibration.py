@@ -18,6 +18,8 @@ spec.loader.exec_module(calibration)
 
 def test_the_default_points_make_valid_tiny_presets():
     calibration.check_points(calibration.DEFAULT_POINTS, "tiny", "image")
+    calibration.check_points(calibration.VIDEO_POINTS, "tiny", "video")
+    assert calibration.read_points(None, "video") == calibration.VIDEO_POINTS
 
 
 @pytest.mark.parametrize("points, message", [
@@ -43,7 +45,7 @@ def test_a_points_file_that_is_no_object_and_an_unknown_only_are_refused(tmp_pat
     with pytest.raises(SdasError, match="no such point"):
         calibration.main(["--only", "nowhere", "--runs", str(tmp_path / "runs")])
     with pytest.raises(SdasError, match="at least 2 seeds"):
-        calibration.main(["--seeds", "0", "--only", "today", "--runs", str(tmp_path / "runs")])
+        calibration.main(["--seeds", "0", "--only", "no-warmup-T55", "--runs", str(tmp_path / "runs")])
 
 
 def test_rows_of_points_not_run_now_are_kept():

@@ -21,7 +21,7 @@ from sdas_lib.run.search import Searcher
 # conftest's micro_preset, repeated here because that fixture is function-scoped and the recorded
 # run below is made once per module.
 MICRO = dataclasses.replace(
-    TINY, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=3, threads=1
+    TINY, warmup_iterations=0, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=3, threads=1
 )
 ONE_CELL = 1_037_664_180  # C(2,2)·C(3,2)·C(4,2)·C(5,2)·7^8 (Table 1)
 

@@ -117,7 +117,7 @@ def test_checkpoint_rotation_keeps_the_previous_one_and_a_failed_write_changes_n
 
 # One epoch of 7 iterations on 8x8 digits; checkpoints at t = 2, 4, 6 and 7 (epoch end).
 MICRO = dataclasses.replace(
-    TINY, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=2, threads=1,
+    TINY, warmup_iterations=0, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=2, threads=1,
 )
 
 

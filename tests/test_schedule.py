@@ -82,3 +82,15 @@ def test_float_floor_with_epsilon_ends_schedule_c_early_but_the_library_does_not
     assert next(t for t, m in enumerate(floats) if m >= M) < T  # the old bug: M reached early
     assert all(lib[t] == exact("C", t, T, M) for t in differ)
     assert next(t for t, m in enumerate(lib) if m >= M) == T
+
+
+def test_decisions_per_epoch_leave_the_warm_up_epochs_empty_and_sum_to_M():
+    from sdas_lib.core.schedule import decisions_per_epoch
+
+    plain = decisions_per_epoch("C", 55, 36, 5)
+    warm = decisions_per_epoch("C", 55, 36, 10, warmup=55)
+    assert warm[:5] == [0] * 5 and warm[5:] == plain  # the same 55 scheduled iterations, shifted by W
+    assert sum(decisions_per_epoch("A", 12, 36, 4, warmup=4)) == 36
+    assert decisions_per_epoch("das", 12, 36, 4, warmup=4) == [0, 0, 0, 36]
+    with pytest.raises(SdasError, match="do not split into 3 equal epochs"):
+        decisions_per_epoch("A", 10, 36, 3)

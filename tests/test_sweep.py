@@ -22,7 +22,7 @@ from sdas_lib.run.presets import TINY, TRAIN_TINY
 from sdas_lib.run.search import Searcher
 from sdas_lib.run.sweep import genotype_line, sweep
 
-MICRO = dict(resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=2)
+MICRO = dict(warmup_iterations=0, resolution=8, C1=8, C2=16, epochs=1, batch_size=96, bn_recalibration_batches=2, checkpoint_every=2)
 MICRO_TRAIN = dataclasses.replace(TRAIN_TINY, K=1, C1=8, C2=16, epochs=1, batch_size=128, threads=1)
 OUTPUTS = ("genotype.json", "decisions.json")
 

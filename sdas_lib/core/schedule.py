@@ -72,3 +72,13 @@ def schedule_curve(name: str, T: int, M: int) -> list[int]:
     """M_t for t = 0..T, ready to plot: ``plt.step(range(T + 1), schedule_curve("C", T, 36))``."""
     f = get_schedule(name)
     return [f(t, T, M) for t in range(T + 1)]
+
+
+def decisions_per_epoch(name: str, T: int, M: int, epochs: int, warmup: int = 0) -> list[int]:
+    """The decisions a schedule makes in each of ``epochs`` equal epochs of W + T iterations, the first
+    W = ``warmup`` of them weight-only (nothing decided; t = iteration − W on the schedule's axis)."""
+    if epochs < 1 or (T + warmup) % epochs:
+        raise SdasError(f"{T + warmup} iterations (W = {warmup}, T = {T}) do not split into {epochs} equal epochs")
+    curve, per_epoch = schedule_curve(name, T, M), (T + warmup) // epochs
+    ends = [curve[min(T, max(0, (e + 1) * per_epoch - warmup))] for e in range(epochs)]
+    return [b - a for a, b in zip([0] + ends, ends)]
