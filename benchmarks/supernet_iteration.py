@@ -16,9 +16,8 @@ process; on a GPU, the peak of ``torch.cuda.max_memory_allocated`` over one iter
 before).
 
 Op sets: O2D (the image tiny preset) and video O2D, O3D and Oadv (the video tiny preset: 4 frames of
-16×16). O3D and Oadv search fused (:mod:`sdas_lib.nets.fused_video`); video O2D searches on the
-reference, and its fused form, not yet verified in a whole network
-(:data:`sdas_lib.nets.fused.FUSED_OP_SETS`), is timed as ``fused_unverified``.
+16×16). The video op sets search fused (:mod:`sdas_lib.nets.fused_video`); an op set outside
+:data:`sdas_lib.nets.fused.FUSED_OP_SETS` would have its fused form timed as ``fused_unverified``.
 
 With ``--profile`` it also prints the fused iteration's top operators (``torch.profiler``) and writes
 them beside the CSV (figures/supernet_iteration_profile.txt).
@@ -61,7 +60,7 @@ def build(op_set: str, fused: bool, device: str, seed: int = 0):
     net = SearchNetwork(space, search_layout(p), p.C1, p.C2, 10, 3, fused=False).to(device)
     if fused and op_set in FUSED_OP_SETS:
         net.set_fused(True)
-    elif fused:  # video O2D: fused for timing only, not verified against the reference in a whole network
+    elif fused:  # an op set not in FUSED_OP_SETS: fused for timing only, not verified against the reference
         net.fused = True
         for cell in net.cells:
             cell.fused = True

@@ -103,14 +103,19 @@ def randomized_pair(ref: SearchNetwork, space, n_decisions: int):
     return ref, copy.deepcopy(ref).set_fused(True)
 
 
+def weighted_loss(out: torch.Tensor) -> torch.Tensor:
+    """A fixed weighted sum of ``out``: every output element gets its own gradient."""
+    return (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum()
+
+
 def both_backward(ref, fused, x, step: str) -> dict:
-    """Each net's output on ``x`` in the w step (α/β detached) or the α/β step, after backward of a fixed
-    weighted sum of it (every output element gets its own gradient): ``{"ref": out, "fused": out}``."""
+    """Each net's output on ``x`` in the w step (α/β detached) or the α/β step, after backward of
+    :func:`weighted_loss` of it: ``{"ref": out, "fused": out}``."""
     outs = {}
     for name, net in (("ref", ref), ("fused", fused)):
         net.zero_grad(set_to_none=True)
         out = net(x, detach_arch=step == "w")
-        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        weighted_loss(out).backward()
         outs[name] = out
     return outs
 
@@ -172,12 +177,14 @@ def test_decided_edges_keep_the_single_op_path(monkeypatch):
     assert calls == []  # fully decided: the discrete network's own ops, nothing mixed
 
 
-def test_the_fused_path_is_the_default_for_o2d_o3d_and_oadv():
+def test_the_fused_path_is_the_default_for_every_op_set(monkeypatch):
     assert SearchNetwork(IMAGE_SPACE, image_layout(1), 8, 16, 10).fused
-    for op_set in ("video_o3d", "video_oadv"):
+    for op_set in ("video_o2d", "video_o3d", "video_oadv"):
         assert SearchNetwork(video_space(op_set), video_layout(1), 8, 16, 5).fused
+    # An op set outside FUSED_OP_SETS runs the reference, and set_fused refuses to fuse it.
+    monkeypatch.setattr("sdas_lib.nets.supernet.FUSED_OP_SETS", ("o2d",))
     video = SearchNetwork(video_space("video_o2d"), ["normal", "st_reduce", "normal"], 8, 16, 5)
-    assert not video.fused  # video O2D runs the reference (sdas_lib.nets.fused.FUSED_OP_SETS says why)
+    assert not video.fused
     with pytest.raises(SdasError, match="has no fused path"):
         video.set_fused(True)
 
@@ -191,7 +198,7 @@ def video_pair(op_set: str, n_decisions: int):
     return randomized_pair(ref, space, n_decisions)
 
 
-@pytest.mark.parametrize("op_set", ["video_o3d", "video_oadv"])
+@pytest.mark.parametrize("op_set", ["video_o2d", "video_o3d", "video_oadv"])
 @pytest.mark.parametrize("n_decisions, training", [(0, True), (0, False), (30, True), (30, False), (54, True)])
 def test_the_fused_video_path_equals_the_reference(op_set, n_decisions, training):
     """As for O2D: outputs, gradients of every weight and of α and β, BN running statistics."""
@@ -249,3 +256,95 @@ def test_dil_conv_5x5_embedded_in_9x9_gives_the_same_network():
     close(a, b, "output")
     (ga,), (gb,) = (torch.autograd.grad(o.square().sum(), [n.arch.alpha["normal"]]) for o, n in ((a, ref), (b, fused)))
     close(ga, gb, "α gradient")
+
+
+@pytest.mark.parametrize("step", ["w", "arch"])
+def test_both_video_o2d_paths_agree_with_finite_differences(step):
+    """Equal gradients can be equally wrong: on video O2D both paths once were, in the last cell
+    (1×1 maps, 2 frames; FrameAvgPool's strides, see the next tests). Here each path's gradient, in
+    the w step (weights and input) and the α/β step (α, β and input), against a central difference
+    along a random direction, float64, eval mode (train mode's BN over 4 values per channel curves
+    so sharply that a finite difference needs a far smaller step)."""
+    ref, fused = video_pair("video_o2d", 0)
+    x = torch.randn(2, 3, 4, 16, 16, dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    for net in (ref, fused):
+        net.eval()
+        params = (net.weights() if step == "w" else list(net.arch.parameters())) + [x]
+        frozen = [] if step == "w" else net.weights()
+        for p in frozen:
+            p.requires_grad_(False)  # as in the α/β step (and its depthwise routing)
+        x.requires_grad_(True)
+        grads = torch.autograd.grad(weighted_loss(net(x, detach_arch=step == "w")), params, allow_unused=True)
+        x.requires_grad_(False)
+        v = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+        analytic = sum((gr * vi).sum() for gr, vi in zip(grads, v) if gr is not None).item()
+        eps = 1e-6
+        with torch.no_grad():
+            for p, vi in zip(params, v):
+                p.add_(eps * vi)
+            plus = weighted_loss(net(x, detach_arch=step == "w")).item()
+            for p, vi in zip(params, v):
+                p.sub_(2 * eps * vi)
+            minus = weighted_loss(net(x, detach_arch=step == "w")).item()
+            for p, vi in zip(params, v):
+                p.add_(eps * vi)
+        for p in frozen:
+            p.requires_grad_(True)
+        numeric = (plus - minus) / (2 * eps)
+        assert abs(analytic) > 1e-4  # the direction sees the gradient
+        assert abs(analytic - numeric) <= 1e-6 * abs(numeric) + 1e-9, (net.fused, analytic, numeric)
+
+
+def lying_strides(t: torch.Tensor) -> bool:
+    """Channels-last-3d by ``is_contiguous`` but not laid out as ``contiguous(channels_last_3d)`` lays it
+    out: e.g. (T·C, 1, C, 1, 1) for (N, C, T, 1, 1), what transposing frames and channels gives."""
+    canonical = torch.empty_like(t, memory_format=torch.channels_last_3d).stride()
+    return not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d) and t.stride() != canonical
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_torch_cpu_batch_norm_backward_misreads_lying_strides(training):
+    """The cause (issue 21): PyTorch's CPU batch_norm backward takes its fast path when input and output
+    gradient are each contiguous in some format and ``suggest_memory_format`` agrees, then reads the
+    input in the format ``is_contiguous`` names. (N, C, T, 1, 1) with strides (T·C, 1, C, 1, 1) is
+    channels-last-3d by the one and contiguous by the other: read in the wrong order, the gradient
+    fails gradcheck; the same values laid out contiguously pass. Skips once a PyTorch reads them
+    right (FrameAvgPool's guard then costs nothing and stays correct)."""
+    torch.manual_seed(0)
+    N, C, T = 2, 4, 2
+    x = torch.randn(N, T, C, 1, 1, dtype=torch.float64).transpose(1, 2)  # (N, C, T, 1, 1), strides (8, 1, 4, 1, 1)
+    assert lying_strides(x) and not lying_strides(x.contiguous())
+    mean, var = torch.randn(C, dtype=torch.float64), torch.rand(C, dtype=torch.float64) + 0.5
+
+    def bn(t):
+        return F.batch_norm(t, None if training else mean, None if training else var, training=training)
+
+    right = torch.autograd.gradcheck(bn, (x.contiguous().requires_grad_(),), raise_exception=False)
+    lying = torch.autograd.gradcheck(bn, (x.detach().requires_grad_(),), raise_exception=False)
+    if lying:
+        pytest.skip(f"torch {torch.__version__} reads these strides right")
+    assert right
+
+
+@pytest.mark.parametrize(
+    "shape, stride",
+    [((2, 4, 2, 1, 1), (1, 1, 1)), ((2, 4, 2, 2, 2), (1, 2, 2)), ((2, 4, 2, 2, 2), (2, 2, 2)), ((2, 4, 3, 5, 5), (1, 2, 2))],
+)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("training", [True, False])
+def test_frame_avg_pool_then_batch_norm_has_the_right_gradient(shape, stride, channels_last, training):
+    """The pin: avg_pool_1x3x3 and its BN (the pool op as the supernet runs it), gradcheck in float64
+    at the last cell's maps (1×1 and 2×2, 2 frames) and a larger one, both memory formats, the S and
+    ST strides; neither the pool's output nor its input gradient has lying strides."""
+    torch.manual_seed(0)
+    op = get_op_set("video_o2d").build_search("avg_pool_1x3x3", shape[1], stride).double().train(training)
+    op[1].running_mean.normal_()
+    op[1].running_var.uniform_(0.5, 2)
+    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
+    x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
+    y = op[0](x)
+    assert not lying_strides(y)
+    gx, = torch.autograd.grad(y, x, torch.randn_like(y))
+    assert not lying_strides(gx)
+    assert torch.autograd.gradcheck(op, (x,))

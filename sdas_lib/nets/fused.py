@@ -38,10 +38,11 @@ from torch import nn
 
 from ..ops.stacked import depthwise_conv, embed_kernel, shared_batch_norm, stacked_batch_norm
 
-FUSED_OP_SETS = ("o2d", "video_o3d", "video_oadv")
-"""Op sets whose searches run fused (O3D and Oadv: :mod:`sdas_lib.nets.fused_video`). Video O2D runs the
-per-op reference: its fused form matches the reference call by call, but not yet in a whole network's
-last cell (1×1 maps; README "A faster supernet")."""
+FUSED_OP_SETS = ("o2d", "video_o2d", "video_o3d", "video_oadv")
+"""Op sets whose searches run fused: every op set (the video ones: :mod:`sdas_lib.nets.fused_video`).
+Video O2D joined once its average pool stopped handing PyTorch's CPU ``batch_norm`` backward
+(1×1 maps) strides it misreads (:class:`~sdas_lib.ops.blocks3d.FrameAvgPool`); until then both
+paths' gradients were wrong there, each differently."""
 
 O2D_ORDER = ("skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 

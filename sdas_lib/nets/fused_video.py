@@ -22,7 +22,11 @@ reference's :class:`~sdas_lib.ops.depthwise.DepthwiseConv3d` (3D in the w step, 
 α/β step). Blocks are ordered so that every stack is a contiguous channel range:
 [twice, spatial only | twice, separable-3d | once, separable-3d | once, spatial only | once, apart].
 tests/test_fused.py checks outputs, gradients of every weight and of α/β, and BN statistics against
-the reference in train and eval mode, before and after decisions.
+the reference in train and eval mode, before and after decisions, for all three op sets; and, since
+two equal answers can be equally wrong, the gradients of both paths against finite differences on
+video O2D, whose last cell (1×1 maps, 2 frames) once gave both paths wrong gradients: the average
+pool's output (N, C, T, 1, 1) had strides that PyTorch's CPU ``batch_norm`` backward misreads
+(:class:`~sdas_lib.ops.blocks3d.FrameAvgPool` says which).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ..ops.depthwise import depthwise_conv3d
 from ..ops.stacked import embed_kernel, shared_batch_norm, stacked_batch_norm
 from .fused import grouped_pointwise
 
-VIDEO_OPS_HANDLED = ("video_o2d", "video_o3d", "video_oadv")  # the searches fuse those in fused.FUSED_OP_SETS
+VIDEO_OPS_HANDLED = ("video_o2d", "video_o3d", "video_oadv")  # all fused in searches (fused.FUSED_OP_SETS)
 SPATIAL_SIZE = 5  # the spatial stack's kernel: 1×5×5
 
 

@@ -261,7 +261,7 @@ class SearchNetwork(nn.Module):
         num_classes: classifier outputs.
         in_channels: input image or clip channels.
         fused: run the mixed edges fused (:mod:`sdas_lib.nets.fused`); None (default) where the op
-            set has a fused path (:data:`~sdas_lib.nets.fused.FUSED_OP_SETS`: O2D, video O3D and Oadv), False for
+            set has a fused path (:data:`~sdas_lib.nets.fused.FUSED_OP_SETS`: O2D, video O2D, O3D and Oadv), False for
             the per-op reference. Same parameters either way;
             :meth:`set_fused` switches later.
     """

@@ -51,6 +51,12 @@ from .depthwise import DepthwiseConv3d
 Triple = tuple[int, int, int]
 
 
+def _channels_last_3d_strides(shape) -> tuple[int, ...]:
+    """The strides ``contiguous(memory_format=torch.channels_last_3d)`` gives a (N, C, T, H, W) tensor."""
+    N, C, T, H, W = shape
+    return (T * H * W * C, 1, H * W * C, W * C, C)
+
+
 def triple(value) -> Triple:
     """An int or a (T, H, W) sequence as a (T, H, W) tuple of ints."""
     if isinstance(value, int):
@@ -193,6 +199,15 @@ class FrameAvgPool(nn.Module):
     even when padded, and the video network's last maps are 2×2 and 1×1 for the tiny 16×16 clips.
 
     A temporal stride s keeps frames 0, s, 2s, ...: ceil(T/s) frames, as a 1-frame kernel of stride s does.
+
+    Layouts: a channels-last-3d clip (strides exactly those of ``contiguous(memory_format=
+    torch.channels_last_3d)``) at temporal stride 1 is pooled as N·T 2D channels-last frames, all
+    views; any other clip as N images of C·T channels (each (sample, channel, frame) plane is pooled
+    on its own), views for a contiguous clip at temporal stride 1. Nothing else transposes frames
+    and channels: on a (N, C, T, 1, 1) map that gives strides (T·C, 1, C, 1, 1), channels-last by
+    ``is_contiguous`` but contiguous by ``suggest_memory_format``, and PyTorch's CPU ``batch_norm``
+    backward (checked with 2.14) reads such an input or output gradient in the wrong order: wrong
+    gradients, with no error (tests/test_fused.py pins it).
     """
 
     def __init__(self, kernel: int = 3, stride=1):
@@ -201,11 +216,16 @@ class FrameAvgPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         st, sh, sw = self.stride
-        x = x[:, :, ::st]  # (N, C, T', H, W)
         N, C, T, H, W = x.shape
-        frames = x.transpose(1, 2).reshape(N * T, C, H, W)
-        y = F.avg_pool2d(frames, self.kernel, (sh, sw), self.kernel // 2, count_include_pad=False)
-        return y.reshape(N, T, C, *y.shape[-2:]).transpose(1, 2)  # (N, C, T', H', W')
+        k = self.kernel
+        if st == 1 and x.stride() == _channels_last_3d_strides(x.shape):
+            frames = x.transpose(1, 2).reshape(N * T, C, H, W)  # a view, channels-last frames
+            y = F.avg_pool2d(frames, k, (sh, sw), k // 2, count_include_pad=False)
+            return y.reshape(N, T, C, *y.shape[-2:]).transpose(1, 2)  # (N, C, T, H', W'), channels-last-3d
+        x = x[:, :, ::st]  # (N, C, T', H, W)
+        T = x.shape[2]
+        y = F.avg_pool2d(x.reshape(N, C * T, H, W), k, (sh, sw), k // 2, count_include_pad=False)
+        return y.reshape(N, C, T, *y.shape[-2:])  # (N, C, T', H', W')
 
     def extra_repr(self) -> str:
         return f"kernel=(1, {self.kernel}, {self.kernel}), stride={self.stride}, count_include_pad=False"
