@@ -54,7 +54,7 @@ from sdas_lib.errors import SdasError  # noqa: E402
 # The screen of what issue 23 leaves to try (the points it measured are not repeated), sized to about an
 # hour of a 2-core machine: the tiny preset has 11 iterations per epoch at batch 64 (718 w-train images
 # // 64) and 5 at batch 128, so epochs = (warm-up + T) / iterations per epoch. A warm-up iteration is a w
-# step alone, about half a mixed search iteration.
+# step alone: cheaper than a mixed search iteration, which adds the α/β step.
 DEFAULT_POINTS: dict[str, dict] = {
     "no-warmup-T55": {"warmup_iterations": 0, "epochs": 5},  # the tiny preset before issue 23: the reference
     "warm55-T55": {"warmup_iterations": 55, "epochs": 10},  # the cheapest warm-up: 5 epochs of w steps

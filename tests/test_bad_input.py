@@ -47,7 +47,7 @@ def fails(tmp_path, capsys):
 def search(tmp_path):
     """A tiny search command into tmp_path/run (options after it override these)."""
     return [
-        "search", "--preset", "tiny", "--epochs", "1", "--resolution", "8", "--C1", "8", "--C2", "16",
+        "search", "--preset", "tiny", "--epochs", "1", "--warmup_iterations", "0", "--resolution", "8", "--C1", "8", "--C2", "16",
         "--batch_size", "96", "--threads", "1", "--no-progress", "--out", tmp_path / "run",
     ]
 

@@ -31,7 +31,7 @@ from sdas_lib.run.search import Searcher
 ROOT = Path(__file__).resolve().parents[1]
 # A tiny CLI search: 2 epochs of 7 iterations, checkpoints at t = 2, 4, 6, 7 (epoch end), 8, ...
 SEARCH = [
-    "search", "--preset", "tiny", "--schedule", "A", "--seed", "1", "--epochs", "2", "--resolution", "8",
+    "search", "--preset", "tiny", "--schedule", "A", "--seed", "1", "--epochs", "2", "--warmup_iterations", "0", "--resolution", "8",
     "--C1", "8", "--C2", "16", "--batch_size", "96", "--bn_recalibration_batches", "2", "--threads", "1",
     "--checkpoint_every", "2", "--no-progress",
 ]

@@ -99,7 +99,7 @@ def test_arch_step_has_nothing_to_do_once_all_is_decided(micro_preset):
 def test_cli_search_and_count(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "sdas_lib", "search", "--preset", "tiny", "--schedule", "B", "--out", str(out),
-           "--epochs", "1", "--resolution", "8", "--C1", "8", "--C2", "16", "--batch-size", "96", "--threads", "1", "--no-progress"]
+           "--epochs", "1", "--warmup_iterations", "0", "--resolution", "8", "--C1", "8", "--C2", "16", "--batch-size", "96", "--threads", "1", "--no-progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "data: cluttered_digits (scikit-learn's 8x8 handwritten digit scans" in r.stdout  # the tiny default
