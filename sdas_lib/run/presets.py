@@ -167,7 +167,9 @@ class VideoSearchPreset(SearchPreset):
 # thread. These cells work at 4×4 pixels and below, so the cost is per-op overhead: halving the
 # widths saves a quarter, halving the batch a fifth. In 44 iterations the supernet barely learns
 # the motions (DAS on O3D: about 15% test accuracy, chance 10%, with w_lr 0.1; 11% with the paper's
-# 0.025), so Table 6 compares the cells retrained, as the paper does, not the supernets.
+# 0.025), so Table 6 compares the cells retrained, as the paper does, not the supernets. No warm-up:
+# benchmarks/calibration.py --task video (figures/calibration_video.csv) found that one of 44 iterations
+# doubles the searches' cost while the supernets stay near chance.
 # α/β at 3e-2, one thread: the image tiny preset's reasons.
 VIDEO_TINY = VideoSearchPreset(
     name="tiny", dataset="moving_digits", resolution=16, clip_len=4, test_clips=1, K=1, C1=8, C2=16,
