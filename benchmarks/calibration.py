@@ -10,8 +10,9 @@ interrupted calibration continues where it stopped.
 For each point, one row of ``calibration.csv`` gives:
 - ``search_core_seconds`` / ``retrain_core_seconds`` / ``nudge_core_seconds``: the iterations' seconds of
   every search (evaluations apart, CPU seconds as the sweep's ``search_cpu_seconds``, so a shared
-  machine does not inflate them; wall seconds for folders from before that column), the seconds of every retraining
-  and those of the nudged searches, each on one thread (so core-seconds);
+  machine does not inflate them; wall seconds for folders from before that column), the wall seconds of
+  every retraining (inflated where the machine was shared) and the CPU seconds of the nudged searches,
+  each on one thread (so core-seconds);
 - per schedule ``s``: ``first_acc_<s>``, the supernet's w-train accuracy at its first decision (mean over
   the seeds), and ``target1_<s>``, that over DAS's w-train accuracy at the end of its search (issue 23's
   target 1 asks for at least 0.8);
