@@ -385,7 +385,12 @@ def setup(device: str | torch.device = "cpu", backend: str | None = None) -> Ran
 
 
 def shutdown() -> None:
-    """Leave the process group that :func:`setup` made (at the end of a command); a no-op otherwise."""
+    """Leave the process group that :func:`setup` made (at the end of a command); a no-op otherwise.
+
+    A group that DistributedDataParallel has used keeps its gloo threads after this (a reference
+    outlives the wrapper), so a torchrun worker ends with ``os._exit`` rather than through the
+    interpreter's shutdown: see :mod:`sdas_lib.__main__`.
+    """
     global _ranks
     if _ranks is not None and dist.is_initialized():
         dist.destroy_process_group()
