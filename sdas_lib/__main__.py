@@ -11,8 +11,8 @@ if under_torchrun() and "sdas_lib.run.distributed" in sys.modules:
     # threads outlive destroy_process_group once DistributedDataParallel has used the group; a thread
     # that frees the last collective's tensors then waits for the GIL of a finalizing interpreter and
     # the process aborts (SIGABRT, "terminate called without an active exception", after every output
-    # was written; about one restarted worker in ten here; pytorch/pytorch#179291). Every file the
-    # command wrote is closed by now: only the standard streams need flushing.
+    # was written; it struck restarted workers now and then here; pytorch/pytorch#179291). Every
+    # file the command wrote is closed by now: only the standard streams need flushing.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
