@@ -28,6 +28,7 @@ It draws ``calibration.png`` from the same rows (``calibration_video.csv/png`` w
     .venv/bin/python benchmarks/calibration.py                     # the default screen, into runs/calibration
     .venv/bin/python benchmarks/calibration.py --points my_points.json --only warm110-T165
     .venv/bin/python benchmarks/calibration.py --task video        # the moving digits' screen (Oadv)
+    .venv/bin/python benchmarks/calibration.py --confirm           # the chosen point: 5 seeds, DAS, A, B, C
     .venv/bin/python benchmarks/calibration.py --smoke             # micro grid, a few minutes, a temporary folder
 
 A points file is JSON: ``{"name": {"warmup_iterations": 110, "epochs": 25}, ...}``; any search preset
@@ -69,6 +70,10 @@ VIDEO_POINTS: dict[str, dict] = {
     "video-no-warmup-T44": {"warmup_iterations": 0, "epochs": 4},  # the tiny video preset as it is
     "video-warm44-T44": {"warmup_iterations": 44, "epochs": 8},
 }
+# --confirm: issue 23's confirmation at the chosen point (the tiny image preset as it now is): 5 seeds of
+# DAS, SDAS-A, B and C, each retrained, with the seeds' random cells, and the nudge stability of each.
+CONFIRM_POINTS: dict[str, dict] = {"warm55-T55-5seeds": {"warmup_iterations": 55, "epochs": 10}}
+CONFIRM_SCHEDULES, CONFIRM_SEEDS = ["das", "A", "B", "C"], [0, 1, 2, 3, 4]
 # --smoke: the micro preset's one epoch of 7 iterations, with and without a warm-up.
 SMOKE_POINTS: dict[str, dict] = {"micro": {}, "micro-warm3": {"warmup_iterations": 3}}
 SHARED_WITH_RETRAINING = ("dataset", "resolution", "data_root")
@@ -285,21 +290,29 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--preset", default="tiny", help="search preset the overrides apply to")
     ap.add_argument("--train-preset", default="tiny", help="retraining preset of the found and random cells")
     ap.add_argument("--task", default="image", help="image or video")
-    ap.add_argument("--schedules", nargs="+", default=["das", "C"], help="searched schedules (random cells are added)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--schedules", nargs="+", help="searched schedules (random cells are added; default das C)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="default 0 1 2")
     ap.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
     ap.add_argument("--nudge", action="store_true", help="also measure the nudge stability (one more search per schedule)")
     ap.add_argument("--runs", help="runs folder (default: runs/calibration; --smoke: a temporary folder)")
     ap.add_argument("--figures", help="where calibration.csv/png go (default: figures; --smoke: the runs folder)")
     ap.add_argument("--smoke", action="store_true", help="micro grid, 2 seeds, nudge on: proves the path in minutes")
+    ap.add_argument("--confirm", action="store_true",
+                    help="the chosen point (warm55-T55-5seeds) at seeds 0-4 with DAS, A, B and C, nudge on")
     args = ap.parse_args(argv)
+    if args.confirm and (args.smoke or args.points or args.task != "image"):
+        raise SdasError("--confirm runs the chosen image point; leave out --smoke, --points and --task")
+    if args.confirm:
+        args.schedules, args.seeds = args.schedules or CONFIRM_SCHEDULES, args.seeds or CONFIRM_SEEDS
+        args.nudge = True
+    args.schedules, args.seeds = args.schedules or ["das", "C"], args.seeds or [0, 1, 2]
 
     if args.smoke:
         args.preset, args.train_preset, args.seeds, args.nudge = "micro", "micro", [0, 1], True
         points = dict(SMOKE_POINTS)
         args.runs = args.runs or tempfile.mkdtemp(prefix="sdas-calibration-smoke-")
     else:
-        points = read_points(args.points, args.task)
+        points = dict(CONFIRM_POINTS) if args.confirm else read_points(args.points, args.task)
         args.runs = args.runs or str(ROOT / "runs" / "calibration")
     figures = Path(args.figures or (args.runs if args.smoke else ROOT / "figures"))
     if args.only:
@@ -325,7 +338,9 @@ def main(argv=None) -> list[dict]:
         write_rows(merge_rows(earlier, rows), csv_path)  # after every point: a partial calibration is readable
     if rows:
         everything = merge_rows(earlier, rows)
-        draw(everything, args.schedules, figures / f"{stem}.png")
+        drawn = [s for s in dict.fromkeys(["das", "A", "B", "C", *args.schedules])
+                 if any(not math.isnan(float(r.get(f"kappa_{s}", "nan") or "nan")) for r in everything)]
+        draw(everything, drawn, figures / f"{stem}.png")
         print(f"wrote {csv_path} and {figures / f'{stem}.png'}")
     return rows
 

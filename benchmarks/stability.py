@@ -7,7 +7,7 @@ interrupted benchmark resumes. Each seed set's runs are then judged alone (a fol
 runs), and the two reports are compared claim by claim.
 
 Writes ``figures/report_stability.csv``: per claim, the verdict on each seed set, whether they differ,
-and the minimum detectable effect of each. Prints the claims whose verdict differs, the share of
+and the minimum detectable effect of each (and, in every row, the two seed sets). Prints the claims whose verdict differs, the share of
 conclusive verdicts (reproduced or contradicted, among the claims tested by a statistical test), and
 whether any claim went between reproduced and contradicted (the acceptance rule: none may).
 
@@ -116,6 +116,7 @@ def main(argv=None) -> int:
         reports = [reproduction_report(seed_view(runs_dir, set(s), Path(tmp) / name), planted_csv=absent)
                    for name, s in (("first", args.first), ("second", args.second))]
     table = compare_reports(*reports)
+    table["seeds_first"], table["seeds_second"] = " ".join(map(str, args.first)), " ".join(map(str, args.second))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     s = stability_summary(table)

@@ -15,6 +15,12 @@ peak memory (the rise of the peak resident set (VmHWM) over its first two iterat
 process; on a GPU, the peak of ``torch.cuda.max_memory_allocated`` over one iteration above what it holds
 before).
 
+Memory formats: by default every op set is timed twice, first in the format the searches run in
+(``channels_last``: the tiny presets set ``channels_last``, so the network and its inputs are NHWC, or
+NTHWC for video, as :meth:`RunLoop.model_to_device` places them), then in contiguous NCHW/NCTHW. The
+CSV's ``memory_format`` column says which (``channels_last_3d`` for the video nets). Ratios from
+different formats are not comparable with each other; the channels-last rows are the searches' gain.
+
 Op sets: O2D (the image tiny preset) and video O2D, O3D and Oadv (the video tiny preset: 4 frames of
 16×16). The video op sets search fused (:mod:`sdas_lib.nets.fused_video`); an op set outside
 :data:`sdas_lib.nets.fused.FUSED_OP_SETS` would have its fused form timed as ``fused_unverified``.
@@ -44,12 +50,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(op_set: str, fused: bool, device: str, seed: int = 0):
-    """The tiny preset's all-mixed supernet, its two optimizers and two batches (w-train, α/β-val)."""
+def build(op_set: str, fused: bool, device: str, seed: int = 0, channels_last: bool = True):
+    """The tiny preset's all-mixed supernet, its two optimizers and two batches (w-train, α/β-val), in the
+    memory format the search runs them in (:func:`sdas_lib.run.loop.memory_format_for`: channels-last when
+    the preset and ``channels_last`` both ask for it, as the tiny presets do; else contiguous NCHW/NCTHW)."""
     import torch
 
     from sdas_lib.nets.fused import FUSED_OP_SETS
     from sdas_lib.nets.supernet import SearchNetwork
+    from sdas_lib.run.loop import memory_format_for
     from sdas_lib.run.presets import TINY, VIDEO_SEARCH_PRESETS
     from sdas_lib.run.search import search_layout, search_space
 
@@ -65,9 +74,11 @@ def build(op_set: str, fused: bool, device: str, seed: int = 0):
         for cell in net.cells:
             cell.fused = True
     shape = (3, p.clip_len, p.resolution, p.resolution) if video else (3, p.resolution, p.resolution)
+    fmt = memory_format_for(1 + len(shape), p.channels_last and channels_last)
+    net = net.to(memory_format=fmt)  # as RunLoop.model_to_device does
     g = torch.Generator().manual_seed(seed)
-    batches = [(torch.randn(p.batch_size, *shape, generator=g).to(device), torch.randint(0, 10, (p.batch_size,), generator=g).to(device))
-               for _ in range(2)]
+    batches = [(torch.randn(p.batch_size, *shape, generator=g).to(device, memory_format=fmt),
+                torch.randint(0, 10, (p.batch_size,), generator=g).to(device)) for _ in range(2)]
     w_opt = torch.optim.SGD(net.weights(), lr=p.w_lr, momentum=p.w_momentum, weight_decay=p.w_weight_decay)
     a_opt = torch.optim.Adam(net.arch.parameters(), lr=p.arch_lr, betas=(p.arch_beta1, p.arch_beta2))
     return net, w_opt, a_opt, batches, p
@@ -120,12 +131,12 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status: peak memory is measured on Linux only")
 
 
-def peak_memory_child(op_set: str, fused: bool, device: str) -> None:
+def peak_memory_child(op_set: str, fused: bool, device: str, channels_last: bool) -> None:
     """In a fresh process: the rise in peak memory over the first two iterations after building, in MiB."""
     import torch
 
     torch.set_num_threads(1)
-    net, w_opt, a_opt, batches, p = build(op_set, fused, device)
+    net, w_opt, a_opt, batches, p = build(op_set, fused, device, channels_last=channels_last)
     if device.startswith("cuda"):
         iteration(net, w_opt, a_opt, batches, p.grad_clip)
         torch.cuda.synchronize()
@@ -142,9 +153,9 @@ def peak_memory_child(op_set: str, fused: bool, device: str) -> None:
     print(json.dumps({"peak_mib": rise}))
 
 
-def peak_memory(op_set: str, fused: bool, device: str) -> float:
+def peak_memory(op_set: str, fused: bool, device: str, channels_last: bool) -> float:
     out = subprocess.run(
-        [sys.executable, __file__, "--peak-memory-child", op_set, str(int(fused)), device],
+        [sys.executable, __file__, "--peak-memory-child", op_set, str(int(fused)), device, str(int(channels_last))],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
@@ -157,8 +168,10 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]:
+def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last: bool = True) -> list[dict]:
     """Alternate the paths ``rounds`` times after one warm-up each; median seconds per path."""
+    import torch
+
     from sdas_lib.nets.fused import FUSED_OP_SETS
 
     paths = {"reference": False, "fused" if op_set in FUSED_OP_SETS else "fused_unverified": True}
@@ -166,7 +179,7 @@ def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]
         paths["fused_dil5_in"] = "dil5_in"
 
     def setup(name):
-        net, *rest = build(op_set, bool(paths[name]), device)
+        net, *rest = build(op_set, bool(paths[name]), device, channels_last=channels_last)
         for cell in net.cells:
             cell.dil5_apart = paths[name] != "dil5_in"
         return (net, *rest)
@@ -189,16 +202,19 @@ def measure(op_set: str, rounds: int, device: str, variants: bool) -> list[dict]
             times[name].append(run(name))
     flops = {name: counted_flops(setup(name)) for name in paths}
     ref = statistics.median(times["reference"])
+    x = setups["reference"][3][0][0]
+    fmt = next((name for name, f in (("channels_last", torch.channels_last), ("channels_last_3d", torch.channels_last_3d))
+                if x.dim() == (4 if name == "channels_last" else 5) and x.is_contiguous(memory_format=f)), "contiguous")
     rows = []
     for name in paths:
         t = statistics.median(times[name])
         rows.append({
-            "op_set": op_set, "path": name, "device": device, "rounds": rounds,
+            "op_set": op_set, "path": name, "memory_format": fmt, "device": device, "rounds": rounds,
             "median_s": round(t, 4), "min_s": round(min(times[name]), 4), "max_s": round(max(times[name]), 4),
             "speedup_vs_reference": round(ref / t, 3),
             "useful_gflop": round(flops["reference"] / 1e9, 3), "executed_gflop": round(flops[name] / 1e9, 3),
             "achieved_gflops": round(flops[name] / 1e9 / t, 2),
-            "peak_mib": round(peak_memory(op_set, name != "reference", device), 1) if paths[name] != "dil5_in" else "",
+            "peak_mib": round(peak_memory(op_set, name != "reference", device, channels_last), 1) if paths[name] != "dil5_in" else "",
         })
     return rows
 
@@ -212,7 +228,7 @@ def profile(op_set: str, device: str) -> str:
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         iteration(net, w_opt, a_opt, batches, p.grad_clip)
     n_calls = sum(e.count for e in prof.key_averages())
-    text = (f"fused {op_set} iteration: {n_calls} profiled operator calls; top operators by self CPU time:\n"
+    text = (f"fused {op_set} iteration (the searches' memory format): {n_calls} profiled operator calls; top operators by self CPU time:\n"
             + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
     print("\n" + text)
     return text
@@ -228,21 +244,25 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", action="store_true", help="also dil_conv_5x5 embedded in 9×9 (fused_dil5_in)")
     ap.add_argument("--profile", action="store_true", help="print the fused iteration's top operators")
     ap.add_argument("--out", type=Path, default=ROOT / "figures" / "supernet_iteration.csv")
-    ap.add_argument("--peak-memory-child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--memory-formats", nargs="+", default=["channels_last", "contiguous"],
+                    choices=["channels_last", "contiguous"],
+                    help="channels_last: the format the searches run in (channels_last_3d for video); contiguous: NCHW")
+    ap.add_argument("--peak-memory-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.peak_memory_child:
-        op_set, fused, device = args.peak_memory_child
-        return peak_memory_child(op_set, bool(int(fused)), device)
+        op_set, fused, device, channels_last = args.peak_memory_child
+        return peak_memory_child(op_set, bool(int(fused)), device, bool(int(channels_last)))
 
     import torch
 
     torch.set_num_threads(args.threads)
     rows = []
-    for op_set in args.op_sets:
-        rows += measure(op_set, args.rounds, args.device, args.variants)
-    print(f"{'op set':10} {'path':16} {'median s':>9} {'ratio':>6} {'useful GF':>10} {'exec GF':>8} {'GFLOP/s':>8} {'peak MiB':>9}")
+    for fmt in args.memory_formats:
+        for op_set in args.op_sets:
+            rows += measure(op_set, args.rounds, args.device, args.variants, channels_last=fmt == "channels_last")
+    print(f"{'op set':10} {'path':16} {'format':16} {'median s':>9} {'ratio':>6} {'useful GF':>10} {'exec GF':>8} {'GFLOP/s':>8} {'peak MiB':>9}")
     for r in rows:
-        print(f"{r['op_set']:10} {r['path']:16} {r['median_s']:9.3f} {r['speedup_vs_reference']:6.2f} {r['useful_gflop']:10.2f} "
+        print(f"{r['op_set']:10} {r['path']:16} {r['memory_format']:16} {r['median_s']:9.3f} {r['speedup_vs_reference']:6.2f} {r['useful_gflop']:10.2f} "
               f"{r['executed_gflop']:8.2f} {r['achieved_gflops']:8.2f} {str(r['peak_mib']):>9}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:

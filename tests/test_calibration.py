@@ -48,6 +48,18 @@ def test_a_points_file_that_is_no_object_and_an_unknown_only_are_refused(tmp_pat
         calibration.main(["--seeds", "0", "--only", "no-warmup-T55", "--runs", str(tmp_path / "runs")])
 
 
+def test_the_confirmation_point_is_the_tiny_preset_as_it_now_is_and_stays_an_image_run(tmp_path):
+    from sdas_lib.run.presets import TINY, override
+
+    (name, changes), = calibration.CONFIRM_POINTS.items()
+    assert override(TINY, **changes) == TINY  # a change to the tiny preset must move the confirmation too
+    assert calibration.CONFIRM_SCHEDULES == ["das", "A", "B", "C"] and len(calibration.CONFIRM_SEEDS) == 5
+    for extra in (["--task", "video"], ["--smoke"]):
+        with pytest.raises(SdasError, match="--confirm runs the chosen image point"):
+            calibration.main(["--confirm", *extra, "--runs", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()
+
+
 def test_rows_of_points_not_run_now_are_kept():
     old = [{"point": "a", "x": 1.0}, {"point": "b", "x": 2.0}]
     new = [{"point": "b", "x": 3.0}, {"point": "c", "x": 4.0}]

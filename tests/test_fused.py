@@ -43,9 +43,19 @@ def test_an_embedded_kernel_computes_the_small_one_and_its_zeros_get_no_gradient
         embed_kernel(w, size - 1, dilation)
 
 
-def test_grouped_pointwise_is_the_grouped_1x1_conv():
-    x, w = torch.randn(2, 12, 5, 5), torch.randn(12, 4, 1, 1)
-    torch.testing.assert_close(grouped_pointwise(x, w), F.conv2d(x, w, groups=3))
+@pytest.mark.parametrize("clip", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])  # the searches run channels-last
+def test_grouped_pointwise_is_the_grouped_1x1_conv(clip, channels_last):
+    x = torch.randn(2, 12, 3, 5, 5) if clip else torch.randn(2, 12, 5, 5)
+    w = torch.randn(12, 4, *[1] * (x.dim() - 2))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d if clip else torch.channels_last)
+    x.requires_grad_()
+    conv = F.conv3d if clip else F.conv2d
+    got, want = grouped_pointwise(x, w), conv(x.detach(), w, groups=3)
+    torch.testing.assert_close(got, want)
+    got.sum().backward()
+    torch.testing.assert_close(x.grad, torch.autograd.grad(conv(x, w, groups=3).sum(), x)[0])
 
 
 def bns(n, C, momentum=0.1):
@@ -134,17 +144,19 @@ def close(a, b, what):
 
 @pytest.mark.parametrize("n_decisions", [0, 20, 36])
 @pytest.mark.parametrize("training", [True, False])
-def test_the_fused_path_equals_the_reference(n_decisions, training):
+@pytest.mark.parametrize("channels_last", [False, True])  # the searches run channels-last
+def test_the_fused_path_equals_the_reference(n_decisions, training, channels_last):
     """Forward outputs, the gradients of every weight and of α and β, and the BN running statistics."""
     ref, fused = net_pair(n_decisions)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     if n_decisions == 20:  # relaxed edges, decided edges of open nodes, a decided node: all three paths
         assert any(not e.decided for c in fused.cells for e in c.edges.values())
         assert any(e.decided for c in fused.cells for e in c.edges.values())
     assert fused.fused and not ref.fused
     assert list(ref.state_dict()) == list(fused.state_dict())  # one to one: checkpoints load either way
-    x = torch.randn(6, 3, 16, 16)
+    x = torch.randn(6, 3, 16, 16).contiguous(memory_format=fmt)
     for net in (ref, fused):
-        net.train(training)
+        net.train(training).to(memory_format=fmt)
     for step in ("w", "arch"):
         outs = both_backward(ref, fused, x, step)
         close(outs["ref"], outs["fused"], f"{step} step output")
@@ -199,18 +211,22 @@ def video_pair(op_set: str, n_decisions: int):
 
 
 @pytest.mark.parametrize("op_set", ["video_o2d", "video_o3d", "video_oadv"])
-@pytest.mark.parametrize("n_decisions, training", [(0, True), (0, False), (30, True), (30, False), (54, True)])
-def test_the_fused_video_path_equals_the_reference(op_set, n_decisions, training):
+@pytest.mark.parametrize("n_decisions, training, channels_last", [
+    (0, True, False), (0, False, False), (30, True, False), (30, False, False), (54, True, False),
+    (0, True, True), (30, False, True),  # channels-last-3d, as the searches run
+])
+def test_the_fused_video_path_equals_the_reference(op_set, n_decisions, training, channels_last):
     """As for O2D: outputs, gradients of every weight and of α and β, BN running statistics."""
     ref, fused = video_pair(op_set, n_decisions)
+    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
     mixed = [e for c in fused.cells for e in c.edges.values() if not e.decided]
     assert bool(mixed) == (n_decisions < 54)  # 54 = 3 cell types × (14 edges + 4 nodes): all decided
     if n_decisions == 30:
         assert any(e.decided for c in fused.cells for e in c.edges.values())
     assert list(ref.state_dict()) == list(fused.state_dict())
-    x = torch.randn(2, 3, 4, 16, 16, dtype=torch.float64)
+    x = torch.randn(2, 3, 4, 16, 16, dtype=torch.float64).contiguous(memory_format=fmt)
     for net in (ref, fused):
-        net.train(training)
+        net.train(training).to(memory_format=fmt)
     for step in ("w", "arch"):
         outs = both_backward(ref, fused, x, step)
         torch.testing.assert_close(outs["fused"], outs["ref"], rtol=1e-9, atol=1e-10)
