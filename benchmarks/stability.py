@@ -7,9 +7,10 @@ interrupted benchmark resumes. Each seed set's runs are then judged alone (a fol
 runs), and the two reports are compared claim by claim.
 
 Writes ``figures/report_stability.csv``: per claim, the verdict on each seed set, whether they differ,
-and the minimum detectable effect of each (and, in every row, the two seed sets). Prints the claims whose verdict differs, the share of
-conclusive verdicts (reproduced or contradicted, among the claims tested by a statistical test), and
-whether any claim went between reproduced and contradicted (the acceptance rule: none may).
+and the minimum detectable effect of each (and, in every row, the two seed sets). Prints the claims
+whose verdict differs, the share of conclusive verdicts (reproduced or contradicted, among the claims
+tested by a statistical test), and whether any claim went between reproduced and contradicted (the
+acceptance rule: none may).
 
     .venv/bin/python benchmarks/stability.py                                # tiny, seeds 0-2 against 3-5
     .venv/bin/python benchmarks/stability.py --runs-dir runs/course         # reuse make run's seeds 0-2
