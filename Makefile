@@ -25,11 +25,13 @@ figures: setup
 	.venv/bin/python benchmarks/tiny_decisions.py
 	.venv/bin/python benchmarks/distributed.py
 
-# The calibration of the tiny regime (issue 23): the image screen, then the moving digits' one; resumable
-# (runs/calibration), about an hour and a half of a 2-core machine; writes figures/calibration*.csv/png.
+# The calibration of the tiny regime (issue 23): the image screen, the moving digits' one, then the
+# 5-seed confirmation at the chosen point; resumable
+# (runs/calibration), about two hours of a 2-core machine; writes figures/calibration*.csv/png.
 calibration: setup
 	.venv/bin/python benchmarks/calibration.py
 	.venv/bin/python benchmarks/calibration.py --task video
+	.venv/bin/python benchmarks/calibration.py --confirm
 
 # The stepper in JupyterLab, as the browser test sees it, replaying the course's tiny searches of seed 0
 # (after make run): figures/stepper_jupyterlab.png (the README shows it).
