@@ -139,6 +139,25 @@ def test_a_run_made_before_the_warmup_existed_still_resumes_and_counts_as_comple
         run_state(folder, Searcher, Searcher.settings_key(other, 2, Searcher.key_extra("A")))
 
 
+def test_a_runs_state_reads_its_checkpoint_once_and_again_when_a_new_one_is_written(tmp_path, monkeypatch):
+    """A sweep asks twice for every run (a second ``make run`` is mostly these reads): once per checkpoint."""
+    import sdas_lib.run.checkpoints as checkpoints
+
+    p = dataclasses.replace(MICRO, threads=1, checkpoint_every=3)
+    folder = tmp_path / "run"
+    quiet(p, "A", folder).run()
+    key = Searcher.settings_key(p, 2, Searcher.key_extra("A"))
+    reads = []
+    real = checkpoints.load_checkpoint_file
+    monkeypatch.setattr(checkpoints, "load_checkpoint_file", lambda *a: reads.append(a) or real(*a))
+    assert run_state(folder, Searcher, key) == run_state(folder, Searcher, key) == "complete"
+    assert len(reads) == 1
+    ckpt = safe_load(folder / "checkpoint.pt")
+    ckpt["finished"] = False
+    save_checkpoint_file(folder, ckpt)  # a new checkpoint.pt (written aside, then renamed)
+    assert run_state(folder, Searcher, key) == "incomplete" and len(reads) == 2
+
+
 def test_an_older_decision_history_reads_with_no_warmup_and_no_first_decision(reference, tmp_path):
     _, folder, _ = reference
     doc = json.loads((folder / "decisions.json").read_text())

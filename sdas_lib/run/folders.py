@@ -9,6 +9,7 @@ calls it; the other ranks receive its outcome (:meth:`~sdas_lib.run.distributed.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -130,6 +131,40 @@ def open_run_dir(run, out_dir: str | os.PathLike | None, resume: bool, force: bo
     return out, ckpt
 
 
+_CHECKPOINT_SUMMARIES: dict[tuple, tuple[bool, Any]] = {}
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, modification time in ns) of a file, or None where there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _finished_and_config(folder: Path, fmt: str, version: int) -> tuple[bool, Any]:
+    """Whether the newest readable checkpoint of ``folder`` says the run finished, and its config
+    (False, None where none is readable).
+
+    Remembered per process for the checkpoint files as they are on disk (inode, size, time): a sweep
+    asks twice for every run it plans, and reading a whole checkpoint to learn two fields is most of
+    a second ``make run``. A checkpoint is replaced by a rename, so a new one is never mistaken for
+    the old.
+    """
+    from .checkpoints import load_checkpoint_file
+
+    key = (str(folder.resolve()), fmt, version, _file_stamp(folder / CHECKPOINT), _file_stamp(folder / PREVIOUS))
+    if key not in _CHECKPOINT_SUMMARIES:
+        try:
+            ckpt = load_checkpoint_file(folder, fmt, version)[0]
+            _CHECKPOINT_SUMMARIES[key] = (bool(ckpt.get("finished")), ckpt.get("config"))
+        except SdasError:
+            _CHECKPOINT_SUMMARIES[key] = (False, None)
+    finished, config = _CHECKPOINT_SUMMARIES[key]
+    return finished, copy.deepcopy(config)
+
+
 def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> str:
     """``"missing"`` (absent or empty), ``"complete"`` or ``"incomplete"``; reads, never writes.
 
@@ -143,7 +178,6 @@ def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> st
         loop_cls: :class:`~sdas_lib.run.search.Searcher`, :class:`~sdas_lib.run.train.Trainer` or
             :class:`~sdas_lib.run.train.BaselineTrainer`.
     """
-    from .checkpoints import load_checkpoint_file
     from .loop import config_differences
 
     folder = Path(folder)
@@ -157,14 +191,11 @@ def run_state(folder: str | os.PathLike, loop_cls, key: Mapping[str, Any]) -> st
             f"{str(folder)!r} holds files that are no run of sdas_lib ({', '.join(names[:3])}"
             f"{', ...' if len(names) > 3 else ''}); move them away, or sweep into another --out"
         )
-    try:
-        ckpt = load_checkpoint_file(folder, loop_cls.CHECKPOINT_FORMAT, loop_cls.CHECKPOINT_VERSION)[0]
-    except SdasError:
-        return "incomplete"
-    if not ckpt.get("finished"):
+    finished, config = _finished_and_config(folder, loop_cls.CHECKPOINT_FORMAT, loop_cls.CHECKPOINT_VERSION)
+    if not finished:
         return "incomplete"
     now = dict(key)
-    saved = loop_cls.upgrade_settings(ckpt.get("config")) if isinstance(ckpt.get("config"), dict) else {}
+    saved = loop_cls.upgrade_settings(config) if isinstance(config, dict) else {}
     # T follows from the preset and the data; a run made under torchrun by N processes (processes: N)
     # counts as complete whatever N, so the course and the tables read it like any other.
     saved = {k: v for k, v in saved.items() if k not in ("T", "processes")}
