@@ -161,6 +161,11 @@ def _sd(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
+def _measured(value) -> bool:
+    """A number in a calibration row (a column a point did not measure is absent or NaN)."""
+    return isinstance(value, (int, float)) and not math.isnan(value)
+
+
 def core_seconds(table) -> float:
     """The searches' iteration seconds on one thread: CPU seconds where every search recorded them (a
     shared machine then does not inflate the cost), wall seconds otherwise (folders from before the column)."""
@@ -339,7 +344,7 @@ def main(argv=None) -> list[dict]:
     if rows:
         everything = merge_rows(earlier, rows)
         drawn = [s for s in dict.fromkeys(["das", "A", "B", "C", *args.schedules])
-                 if any(not math.isnan(float(r.get(f"kappa_{s}", "nan") or "nan")) for r in everything)]
+                 if any(_measured(r.get(f"kappa_{s}")) for r in everything)]
         draw(everything, drawn, figures / f"{stem}.png")
         print(f"wrote {csv_path} and {figures / f'{stem}.png'}")
     return rows

@@ -173,6 +173,7 @@ def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last
     import torch
 
     from sdas_lib.nets.fused import FUSED_OP_SETS
+    from sdas_lib.run.loop import memory_format_for
 
     paths = {"reference": False, "fused" if op_set in FUSED_OP_SETS else "fused_unverified": True}
     if variants and op_set == "o2d":  # dil_conv_5x5 embedded in 9×9 with the other conv ops, instead of apart
@@ -202,9 +203,9 @@ def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last
             times[name].append(run(name))
     flops = {name: counted_flops(setup(name)) for name in paths}
     ref = statistics.median(times["reference"])
-    x = setups["reference"][3][0][0]
-    fmt = next((name for name, f in (("channels_last", torch.channels_last), ("channels_last_3d", torch.channels_last_3d))
-                if x.dim() == (4 if name == "channels_last" else 5) and x.is_contiguous(memory_format=f)), "contiguous")
+    _, _, _, batches, p = setups["reference"]
+    fmt = {torch.channels_last: "channels_last", torch.channels_last_3d: "channels_last_3d"}.get(
+        memory_format_for(batches[0][0].dim(), p.channels_last and channels_last), "contiguous")
     rows = []
     for name in paths:
         t = statistics.median(times[name])

@@ -60,6 +60,11 @@ def test_the_confirmation_point_is_the_tiny_preset_as_it_now_is_and_stays_an_ima
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_kappa_of_exactly_zero_counts_as_measured_when_the_figure_picks_its_schedules():
+    assert calibration._measured(0.0) and calibration._measured(-0.05)
+    assert not calibration._measured(float("nan")) and not calibration._measured(None)
+
+
 def test_rows_of_points_not_run_now_are_kept():
     old = [{"point": "a", "x": 1.0}, {"point": "b", "x": 2.0}]
     new = [{"point": "b", "x": 3.0}, {"point": "c", "x": 4.0}]
