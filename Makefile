@@ -20,7 +20,7 @@ test-fast: setup
 # Benchmarks that write figures/ (Table 2 and the course's other figures come from `make run`;
 # benchmarks/stability.py judges the report on two seed sets after it).
 figures: setup
-	.venv/bin/python benchmarks/supernet_iteration.py --rounds 9 --variants --profile
+	.venv/bin/python benchmarks/supernet_iteration.py --rounds 9 --profile
 	.venv/bin/python benchmarks/search_cost.py --threads 1
 	.venv/bin/python benchmarks/tiny_decisions.py
 	.venv/bin/python benchmarks/distributed.py

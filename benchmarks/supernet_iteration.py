@@ -31,7 +31,7 @@ them beside the CSV (figures/supernet_iteration_profile.txt).
 Writes figures/supernet_iteration.csv and prints a table.
 
     .venv/bin/python benchmarks/supernet_iteration.py                  # all four op sets, 15 rounds
-    .venv/bin/python benchmarks/supernet_iteration.py --rounds 5 --op-sets o2d --variants --profile
+    .venv/bin/python benchmarks/supernet_iteration.py --rounds 5 --op-sets o2d --profile
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last: bool = True) -> list[dict]:
+def measure(op_set: str, rounds: int, device: str, channels_last: bool = True) -> list[dict]:
     """Alternate the paths ``rounds`` times after one warm-up each; median seconds per path."""
     import torch
 
@@ -176,14 +176,9 @@ def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last
     from sdas_lib.run.loop import memory_format_for
 
     paths = {"reference": False, "fused" if op_set in FUSED_OP_SETS else "fused_unverified": True}
-    if variants and op_set == "o2d":  # dil_conv_5x5 embedded in 9×9 with the other conv ops, instead of apart
-        paths["fused_dil5_in"] = "dil5_in"
 
     def setup(name):
-        net, *rest = build(op_set, bool(paths[name]), device, channels_last=channels_last)
-        for cell in net.cells:
-            cell.dil5_apart = paths[name] != "dil5_in"
-        return (net, *rest)
+        return build(op_set, paths[name], device, channels_last=channels_last)
 
     setups = {name: setup(name) for name in paths}
 
@@ -215,7 +210,7 @@ def measure(op_set: str, rounds: int, device: str, variants: bool, channels_last
             "speedup_vs_reference": round(ref / t, 3),
             "useful_gflop": round(flops["reference"] / 1e9, 3), "executed_gflop": round(flops[name] / 1e9, 3),
             "achieved_gflops": round(flops[name] / 1e9 / t, 2),
-            "peak_mib": round(peak_memory(op_set, name != "reference", device, channels_last), 1) if paths[name] != "dil5_in" else "",
+            "peak_mib": round(peak_memory(op_set, paths[name], device, channels_last), 1),
         })
     return rows
 
@@ -242,7 +237,6 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=15, help="iterations per path, alternating")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--variants", action="store_true", help="also dil_conv_5x5 embedded in 9×9 (fused_dil5_in)")
     ap.add_argument("--profile", action="store_true", help="print the fused iteration's top operators")
     ap.add_argument("--out", type=Path, default=ROOT / "figures" / "supernet_iteration.csv")
     ap.add_argument("--memory-formats", nargs="+", default=["channels_last", "contiguous"],
@@ -260,7 +254,7 @@ def main(argv=None) -> None:
     rows = []
     for fmt in args.memory_formats:
         for op_set in args.op_sets:
-            rows += measure(op_set, args.rounds, args.device, args.variants, channels_last=fmt == "channels_last")
+            rows += measure(op_set, args.rounds, args.device, channels_last=fmt == "channels_last")
     print(f"{'op set':10} {'path':16} {'format':16} {'median s':>9} {'ratio':>6} {'useful GF':>10} {'exec GF':>8} {'GFLOP/s':>8} {'peak MiB':>9}")
     for r in rows:
         print(f"{r['op_set']:10} {r['path']:16} {r['memory_format']:16} {r['median_s']:9.3f} {r['speedup_vs_reference']:6.2f} {r['useful_gflop']:10.2f} "

@@ -15,7 +15,8 @@ from sdas_lib.nets import fused as fused_module
 from sdas_lib.nets.fused import O2D_ORDER, grouped_pointwise
 from sdas_lib.nets.supernet import SearchNetwork
 from sdas_lib.ops import get_op_set
-from sdas_lib.ops.stacked import depthwise_conv, embed_kernel, shared_batch_norm, stacked_batch_norm
+from sdas_lib.ops.depthwise import repeated_depthwise
+from sdas_lib.ops.stacked import embed_kernel, shared_batch_norm, stacked_batch_norm
 
 
 def test_the_fused_path_knows_o2d_in_alpha_column_order():
@@ -32,7 +33,7 @@ def test_an_embedded_kernel_computes_the_small_one_and_its_zeros_get_no_gradient
     big = embed_kernel(w, size, dilation)
     assert big.shape == (4, 1, size, size)
     assert (big != 0).sum() == (w != 0).sum()  # only the small kernel's taps are non-zero
-    out = depthwise_conv(x, big, stride, (size - 1) // 2)
+    out = repeated_depthwise(x, big, 1, stride, (size - 1) // 2)
     torch.testing.assert_close(out, ref)
     g = torch.randn_like(ref)
     gx, gw = torch.autograd.grad(ref, (x, w), g)
@@ -81,6 +82,17 @@ def test_stacked_and_shared_batch_norm_equal_each_module_on_its_own(momentum):
         torch.testing.assert_close(a.running_mean, b.running_mean)
         torch.testing.assert_close(a.running_var, b.running_var)
         assert a.num_batches_tracked == b.num_batches_tracked == 2
+
+    scale = torch.rand(n * C) + 0.5  # BN's per-channel weight: the fused path's mixing coefficients
+    for training in (True, False):
+        for b in mine + ref:
+            b.train(training)
+        want = torch.cat([b(p) for b, p in zip(ref, x.split(C, 1))], 1) * scale.view(1, -1, 1, 1)
+        torch.testing.assert_close(stacked_batch_norm(x, mine, scale), want)
+    mine[0].momentum = 0.5  # mixed settings: one module at a time, scaled all the same
+    ref[0].momentum = 0.5
+    want = torch.cat([b(p) for b, p in zip(ref, x.split(C, 1))], 1) * scale.view(1, -1, 1, 1)
+    torch.testing.assert_close(stacked_batch_norm(x, mine, scale), want)
 
     z = torch.randn(6, C, 5, 5)
     mine = bns(n, C, momentum)
@@ -263,15 +275,18 @@ def test_searches_run_the_fused_path(micro_preset):
     assert s.net.fused and s.discrete_network().fused
 
 
-def test_dil_conv_5x5_embedded_in_9x9_gives_the_same_network():
-    ref, fused = net_pair(0)
-    for cell in fused.cells:
-        cell.dil5_apart = False
-    x = torch.randn(4, 3, 16, 16)
-    a, b = ref(x), fused(x)
-    close(a, b, "output")
-    (ga,), (gb,) = (torch.autograd.grad(o.square().sum(), [n.arch.alpha["normal"]]) for o, n in ((a, ref), (b, fused)))
-    close(ga, gb, "α gradient")
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_3x3_of_dilation_2_is_the_centre_of_a_5x5_of_dilation_2(stride):
+    """The fused path runs dil_conv_3x3 and dil_conv_5x5 as one conv of 5×5 kernels at dilation 2."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 9, 9, requires_grad=True)
+    w = torch.randn(4, 1, 3, 3, requires_grad=True)
+    ref = F.conv2d(x, w, None, stride, 2, 2, 4)
+    out = repeated_depthwise(x, embed_kernel(w, 5), 1, stride, 4, 2)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(out, (x, w), g), torch.autograd.grad(ref, (x, w), g)):
+        torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("step", ["w", "arch"])

@@ -85,3 +85,31 @@ def test_depthwise_conv_gradients_equal_autograds_of_the_plain_conv(kernel, stri
     torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)  # sums of ~1e3 terms in another order
     assert fast.weight.grad.abs().max() > 1 and x1.grad.abs().max() > 0.1  # real gradients, not zeros on both sides
+
+
+# Maps of 4×4, 8×8 and 12×12 after the stride: each of weight_grad's three ways of summing with copies > 1.
+@pytest.mark.parametrize("kernel,stride,dilation,size", [(5, 1, 1, 4), (5, 1, 2, 4), (3, 2, 2, 8), (5, 1, 1, 8), (5, 2, 2, 16), (5, 1, 2, 12), (3, 2, 1, 9)])
+@pytest.mark.parametrize("copies", [1, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_depthwise_conv_of_a_repeated_input_has_the_plain_convs_gradients(kernel, stride, dilation, size, copies, channels_last):
+    from sdas_lib.ops.depthwise import repeated_depthwise
+
+    torch.manual_seed(0)
+    pad = dilation * (kernel - 1) // 2
+    x = torch.randn(5, 4, size, size, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    w1 = torch.randn(copies * 4, 1, kernel, kernel, dtype=torch.float64, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_()
+    y1 = repeated_depthwise(x1, w1, copies, stride, pad, dilation)
+    y2 = torch.nn.functional.conv2d(x2.repeat(1, copies, 1, 1), w2, None, stride, pad, dilation, copies * 4)
+    torch.testing.assert_close(y1, y2)
+    if channels_last:  # the fused path's stacks stay NHWC
+        assert y1.is_contiguous(memory_format=torch.channels_last)
+    g = torch.randn_like(y2)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(w1.grad, w2.grad)
+    assert w1.grad.abs().max() > 1 and x1.grad.abs().max() > 0.1

@@ -39,7 +39,7 @@ from torch import nn
 from ..ops.blocks3d import DilConv3d, DilSep3dConv, Sep3dConv, SepConv3d
 from ..ops.depthwise import depthwise_conv3d
 from ..ops.stacked import embed_kernel, shared_batch_norm, stacked_batch_norm
-from .fused import grouped_pointwise
+from .fused import _channel_scale, grouped_pointwise
 
 VIDEO_OPS_HANDLED = ("video_o2d", "video_o3d", "video_oadv")  # all fused in searches (fused.FUSED_OP_SETS)
 SPATIAL_SIZE = 5  # the spatial stack's kernel: 1×5×5
@@ -91,9 +91,10 @@ def _embed_1d(conv: nn.Module, size: int) -> torch.Tensor:
     return big
 
 
-def _stage(xs: torch.Tensor, apps: Sequence[tuple], stride) -> torch.Tensor:
+def _stage(xs: torch.Tensor, apps: Sequence[tuple], stride, scale: torch.Tensor | None = None) -> torch.Tensor:
     """One application of every block: depthwise (spatial stack + temporal stack, apart kernels on
-    their own) -> grouped pointwise -> stacked BN. xs (N, B·C, T, H, W), blocks in category order."""
+    their own) -> grouped pointwise -> stacked BN (its outputs times ``scale``, one per channel, if
+    given). xs (N, B·C, T, H, W), blocks in category order."""
     B = len(apps)
     C = xs.shape[1] // B
     apart = [a for a in apps if _span(a[0]) > SPATIAL_SIZE]
@@ -118,14 +119,13 @@ def _stage(xs: torch.Tensor, apps: Sequence[tuple], stride) -> torch.Tensor:
         parts.append(depthwise_conv3d(xs[:, n5 * C :], torch.cat([a[0].weight for a in apart]), stride, conv.padding, conv.dilation))
     d = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
     y = grouped_pointwise(d, torch.cat([a[2].weight for a in apps]))
-    return stacked_batch_norm(y, [a[3] for a in apps])
+    return stacked_batch_norm(y, [a[3] for a in apps], scale)
 
 
-def _mix(y: torch.Tensor, c: torch.Tensor, n: int) -> torch.Tensor:
-    """Σ_o c[e, o] · y[:, o, e] for y (N, m·n·C, *S) stacked op-major and c (n, m): (N, n, C, *S)."""
-    N, S = y.shape[0], y.shape[2:]
-    m = c.shape[1]
-    return (y.view(N, m, n, -1, *S) * c.t().reshape(1, m, n, 1, *[1] * len(S))).sum(1)
+def _sum_ops(y: torch.Tensor, m: int, n: int) -> torch.Tensor:
+    """Σ_o y[:, o, e] for y (N, m·n·C, *S) stacked op-major, each block already scaled by its
+    coefficient (in the BN call): (N, n, C, *S)."""
+    return y.view(y.shape[0], m, n, -1, *y.shape[2:]).sum(1)
 
 
 def _scale(c: torch.Tensor) -> torch.Tensor:
@@ -151,16 +151,18 @@ def mixed_video_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.
     stride = apps[order[0]][0][0][0].stride
     r = torch.relu(x)  # (N, C, T, H, W), shared by every conv op
     first = [apps[o][k][0] for o in order for k in range(n)]
-    y1 = _stage(r.repeat(1, len(first), 1, 1, 1), first, stride)  # (N, |order|·n·C, T', H', W')
     C = x.shape[1]
+    # Eq. 2's coefficients scale the last BN of each conv op in the BN call (ops applied twice go on: 1)
+    scale = torch.cat([coefs.new_ones(len(twice) * n * C), _channel_scale(coefs[:, once], C)])
+    y1 = _stage(r.repeat(1, len(first), 1, 1, 1), first, stride, scale)  # (N, |order|·n·C, T', H', W')
     y1_twice, y1_once = y1.split([len(twice) * n * C, len(once) * n * C], 1)
     out = None
     if twice:
         second = [apps[o][k][1] for o in twice for k in range(n)]
-        y2 = _stage(torch.relu(y1_twice), second, (1, 1, 1))
-        out = _mix(y2, coefs[:, twice], n)
+        y2 = _stage(torch.relu(y1_twice), second, (1, 1, 1), _channel_scale(coefs[:, twice], C))
+        out = _sum_ops(y2, len(twice), n)
     if once:
-        m = _mix(y1_once, coefs[:, once], n)
+        m = _sum_ops(y1_once, len(once), n)
         out = m if out is None else out + m
     for o, kind in enumerate(kinds):
         if kind == "pool":  # stateless pool module, computed once; then each edge's own BN

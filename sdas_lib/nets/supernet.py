@@ -126,12 +126,8 @@ class SearchCell(nn.Module):
 
     ``fused``: the mixed edges that read one node run together (:mod:`sdas_lib.nets.fused`,
     :mod:`sdas_lib.nets.fused_video`), on the
-    same parameters; otherwise every edge runs its ops one by one (the reference). ``dil5_apart``:
-    the fused path runs dil_conv_5x5's depthwise conv on its own rather than embedded in 9×9
-    (benchmarks/supernet_iteration.py measures both).
+    same parameters; otherwise every edge runs its ops one by one (the reference).
     """
-
-    dil5_apart = True
 
     def __init__(self, space: SearchSpace, plan: CellPlan, fused: bool = False):
         super().__init__()
@@ -236,10 +232,10 @@ class SearchCell(nn.Module):
             if mixed:
                 edges = [self.edges[str(e)] for e, _ in mixed]
                 if self.space.op_set == "o2d":
-                    out = mixed_o2d_edges(x, edges, coefs[rows], self.dil5_apart)  # (N, n, C, H, W)
+                    out = mixed_o2d_edges(x, edges, coefs[rows])  # n × (N, C, H, W)
                 else:
-                    out = mixed_video_edges(x, edges, coefs[rows], ops.names, kinds)  # (N, n, C, T, H, W)
-                for (_, i), o in zip(mixed, out.unbind(1)):
+                    out = mixed_video_edges(x, edges, coefs[rows], ops.names, kinds).unbind(1)  # n × (N, C, T, H, W)
+                for (_, i), o in zip(mixed, out):
                     acc[i] = o if i not in acc else acc[i] + o
         return torch.cat(states[n_in:], dim=1)
 

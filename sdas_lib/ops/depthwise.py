@@ -5,14 +5,25 @@ its forward kernel (64×8×16×16, 5×5, dilation 2: forward 0.2 ms, input gradi
 gradient 5 ms; in a tiny video supernet the conv backward was 70% of an iteration). Both gradients
 are convolutions themselves:
 
-- input gradient, stride 1: the same depthwise conv of the output gradient with the kernel
-  flipped and padding d·(k−1)−p per dimension (a transposed conv); strided convs keep PyTorch's kernel;
-- weight gradient: a correlation of the padded input with the output gradient, per (sample, channel),
+- input gradient (:func:`input_grad`), stride 1: the same depthwise conv of the output gradient
+  with the kernel flipped and padding d·(k−1)−p per dimension (a transposed conv). Strided and
+  undilated: ``conv_transpose``. Strided and dilated (dil convs in reduction cells), where oneDNN's
+  transposed and backward kernels are both slow (64×32×16×16, 5×5, dilation 2, stride 2,
+  channels-last: 10 ms): the gradient spread onto the input's grid, then the stride-1 conv (0.7 ms);
+- weight gradient (:func:`weight_grad`): a correlation of the padded input with the output
+  gradient, per (sample, channel),
 
       dL/dw[c, i, j] = Σ_n Σ_h,w  g[n, c, h, w] · x_pad[n, c, s·h + d·i, s·w + d·j]
 
-  (and the same with a third index for 3D): one conv with N·C groups (x_pad as a 1-sample batch of
-  N·C channels, g as N·C kernels dilated by the stride s, sampled with stride d), summed over n.
+  (and the same with a third index for 3D): one conv with N·C groups (x as a 1-sample batch of
+  N·C channels, padded by the conv itself, g as N·C kernels dilated by the stride s, sampled with
+  stride d), summed over n.
+
+The fused supernet path convolves one input repeated over several channel blocks
+(:func:`repeated_depthwise`): its backward sums the input gradient over the blocks and correlates
+x itself with each block's gradient, so the repeated input is never kept. The timings that chose
+between ways of writing these sums (one thread, channels-last, this project's 2-core machine) are
+in the functions' comments; benchmarks/supernet_iteration.py measures the whole iteration.
 
 These are the exact sums in another order (float32 rounding differs by ~1e-7 relative;
 tests/test_ops.py and tests/test_video_ops.py compare both gradients with autograd's). Both the w step
@@ -26,11 +37,14 @@ the plain modules.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class _DepthwiseConvFn(torch.autograd.Function):
@@ -46,27 +60,144 @@ class _DepthwiseConvFn(torch.autograd.Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         s, p, d = ctx.conf
-        conv, nd, C = _CONV[len(s)], len(s), weight.shape[0]
-        k = weight.shape[2:]
         grad_x = grad_w = None
-        transposable = all(si == 1 and di * (ki - 1) >= pi for si, pi, di, ki in zip(s, p, d, k))
-        if ctx.needs_input_grad[0] and transposable:
-            # stride 1: the transposed conv is the same depthwise conv with the kernel flipped
-            pad = tuple(di * (ki - 1) - pi for pi, di, ki in zip(p, d, k))
-            grad_x = conv(grad, weight.flip(tuple(range(2, 2 + nd))), None, 1, pad, d, C)
-        elif ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.convolution_backward(
-                grad, x, weight, None, list(s), list(p), list(d), False, [0] * nd, C, [True, False, False]
-            )[0]
+        if ctx.needs_input_grad[0]:
+            grad_x = input_grad(grad, weight, x.shape[2:], s, p, d)
         if ctx.needs_input_grad[1]:
-            N = grad.shape[0]
-            xp = F.pad(x, [q for pi in reversed(p) for q in (pi, pi)])
-            corr = conv(
-                xp.reshape(1, N * C, *xp.shape[2:]), grad.reshape(N * C, 1, *grad.shape[2:]), None, d, 0, s, N * C
-            )
-            crop = corr[(..., *(slice(0, ki) for ki in k))]
-            grad_w = crop.reshape(N, C, *k).sum(0).unsqueeze(1)
+            grad_w = weight_grad(x, grad, weight.shape[2:], s, p, d)
         return grad_x, grad_w, None, None, None
+
+
+def input_grad(grad: torch.Tensor, weight: torch.Tensor, size, s: tuple, p: tuple, d: tuple) -> torch.Tensor:
+    """dL/dx of a depthwise conv by ``weight`` (C, 1, *k) at stride s, padding p and dilation d, for an
+    input of spatial ``size``, from the output gradient ``grad``: the transposed conv, computed as
+
+    - stride 1: the same depthwise conv with the kernel flipped, at padding d·(k−1)−p;
+    - stride equal to the dilation (the dil convs of reduction cells): the windows read x[::d] only,
+      so its gradient is the stride-1 undilated conv, zeros elsewhere (64×128×16×16, 5×5, stride and
+      dilation 2, channels-last: 0.9 ms against 10 the next way);
+    - strided, undilated: ``conv_transpose`` (oneDNN's fast kernel for it);
+    - strided and dilated otherwise (slow in oneDNN's transposed and backward kernels alike): the
+      gradient spread onto the input's grid (zeros between its samples, and the r trailing rows or
+      columns the forward's windows never reached), then the stride-1 conv above.
+    """
+    nd, C, k = len(s), weight.shape[0], weight.shape[2:]
+    conv = _CONV[nd]
+    out = grad.shape[2:]
+    pad = tuple(di * (ki - 1) - pi for pi, di, ki in zip(p, d, k))
+    flip = tuple(range(2, 2 + nd))
+    if min(pad) >= 0 and all(si == 1 for si in s):
+        return conv(grad, weight.flip(flip), None, 1, pad, d, C)
+    q = _subsampled(s, p, d, k)
+    if q is not None:  # only x[::d] is read: its gradient is a stride-1 conv, zeros elsewhere
+        grad_x = _zeros(grad, size)
+        grad_x[(..., *(slice(None, None, di) for di in d))] = conv(grad, weight.flip(flip), None, 1, tuple(ki - 1 - qi for ki, qi in zip(k, q)), 1, C)
+        return grad_x
+    rest = tuple(n - ((o - 1) * si + di * (ki - 1) + 1 - 2 * pi) for n, o, si, pi, di, ki in zip(size, out, s, p, d, k))
+    if min(pad) < 0 or all(di == 1 for di in d):
+        return _CONV_T[nd](grad, weight, None, s, p, rest, C, d)
+    spread = _zeros(grad, tuple((o - 1) * si + 1 + r for o, si, r in zip(out, s, rest)))
+    spread[(..., *(slice(0, (o - 1) * si + 1, si) for o, si in zip(out, s)))] = grad
+    return conv(spread, weight.flip(flip), None, 1, pad, d, C)
+
+
+def _subsampled(s: tuple, p: tuple, d: tuple, k) -> tuple | None:
+    """For a strided conv whose stride equals its dilation and divides its padding (the dil convs of
+    reduction cells: stride 2, dilation 2), q = p / d: every window then reads x[::d] only, and the
+    conv is the stride-1, undilated conv of x[::d] at padding q. None otherwise."""
+    if any(si > 1 for si in s) and all(si == di and pi % di == 0 and pi // di <= ki - 1 for si, pi, di, ki in zip(s, p, d, k)):
+        return tuple(pi // di for pi, di in zip(p, d))
+    return None
+
+
+def _zeros(like: torch.Tensor, size) -> torch.Tensor:
+    """Zeros (N, C, *size) in ``like``'s memory format (``new_zeros`` would give NCHW, where oneDNN's
+    depthwise kernels are slower)."""
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(like.dim())
+    if fmt is None or not like.is_contiguous(memory_format=fmt) or like.is_contiguous():
+        fmt = torch.contiguous_format
+    return torch.empty((*like.shape[:2], *size), dtype=like.dtype, device=like.device, memory_format=fmt).zero_()
+
+
+def weight_grad(x: torch.Tensor, grad: torch.Tensor, k, s: tuple, p: tuple, d: tuple, copies: int = 1) -> torch.Tensor:
+    """dL/dw (copies·C, 1, *k) of a depthwise conv of x (N, C, ...) at stride s, padding p and dilation
+    d, from the output gradient ``grad`` (N, copies·C, ...): the correlation of the module docstring,
+    one conv with N·C groups (the conv pads x itself). ``copies`` > 1: the conv read x repeated over
+    ``copies`` channel blocks (:func:`repeated_depthwise`); each group of x then meets its ``copies``
+    gradients. x and grad are read as NCHW (a copy from channels-last).
+
+    With copies > 1, oneDNN's kernel for one x channel against several kernels (a channel
+    multiplier) is slow on small maps, so the sum is written by the size of the gradient's map
+    (timed alone, 5×5 kernels, 8 copies unless said):
+
+    - ≤ 16 positions (4×4): C groups of N channels, the sum over n inside the conv
+      (64×32×4×4: 0.7 ms against 2.1, and 1.4 against 9.9 at dilation 2);
+    - ≤ 64 (8×8): x repeated (one output per group, the plain depthwise kernel; 64×16×8×8 with
+      4 copies: 0.7 ms against 2.2);
+    - larger: the channel multiplier (64×16×16×16: 9.3 ms, against 12 with x repeated and 24 grouped).
+    """
+    q = _subsampled(s, p, d, k)
+    if q is not None:  # the stride-1 conv of x[::d] (see _subsampled)
+        x, s, p, d = x[(..., *(slice(None, None, di) for di in d))], (1,) * len(s), q, (1,) * len(s)
+    N, C = x.shape[:2]
+    S, conv = grad.shape[2:], _CONV[len(s)]
+    crop = (..., *(slice(0, ki) for ki in k))
+    if copies > 1 and math.prod(S) <= 16:  # C groups of N channels: the conv sums over n
+        g = grad.reshape(N, copies, C, *S).permute(2, 1, 0, *range(3, 3 + len(S))).reshape(C * copies, N, *S)
+        corr = conv(x.transpose(0, 1).reshape(1, C * N, *x.shape[2:]), g, None, d, p, s, C)
+        return corr[crop].reshape(C, copies, *k).transpose(0, 1).reshape(copies * C, 1, *k)
+    g = grad.reshape(N, copies, C, *S).transpose(1, 2).reshape(N * C * copies, 1, *S)
+    groups = N * C
+    x = x.reshape(N * C, 1, *x.shape[2:])
+    if copies > 1 and math.prod(S) <= 64:  # x repeated: one output per group
+        x = x.expand(-1, copies, *x.shape[2:])
+        groups *= copies
+    corr = conv(x.reshape(1, -1, *x.shape[2:]), g, None, d, p, s, groups)
+    return corr[crop].reshape(N, C, copies, *k).sum(0).transpose(0, 1).reshape(copies * C, 1, *k)
+
+
+class _RepeatedDepthwiseFn(torch.autograd.Function):
+    """Depthwise conv of x (N, C, H, W) repeated over ``copies`` channel blocks (N, copies·C, H, W):
+    the repeat happens in the forward only, and x alone is saved for the backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, copies: int, stride: tuple, padding: tuple, dilation: tuple):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (copies, stride, padding, dilation)
+        return _CONV[len(stride)](repeat_channels(x, copies), weight, None, stride, padding, dilation, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        m, s, p, d = ctx.conf
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            g = input_grad(grad, weight, x.shape[2:], s, p, d)  # (N, m·C, ...)
+            if x.dim() == 4 and g.is_contiguous(memory_format=torch.channels_last):  # keep it NHWC
+                N, C, H, W = x.shape
+                grad_x = g.permute(0, 2, 3, 1).view(N, H, W, m, C).sum(3).permute(0, 3, 1, 2)
+            else:
+                grad_x = g.reshape(x.shape[0], m, *x.shape[1:]).sum(1)
+        if ctx.needs_input_grad[1]:
+            grad_w = weight_grad(x, grad, weight.shape[2:], s, p, d, m)
+        return grad_x, grad_w, None, None, None, None
+
+
+def repeat_channels(x: torch.Tensor, copies: int) -> torch.Tensor:
+    """``x.repeat(1, copies, 1, 1)`` that keeps a channels-last x channels-last (``repeat`` returns NCHW)."""
+    if copies == 1:
+        return x
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.cat([x.permute(0, 2, 3, 1)] * copies, 3).permute(0, 3, 1, 2)  # (cat: the fastest copy here)
+    return x.repeat(1, copies, *[1] * (x.dim() - 2))
+
+
+def repeated_depthwise(x: torch.Tensor, weight: torch.Tensor, copies: int, stride: int, padding: int, dilation: int = 1) -> torch.Tensor:
+    """Depthwise conv of x (N, C, H, W) repeated ``copies`` times over channels, by weight (copies·C, 1, k, k):
+    on the CPU with autograd the backward above; elsewhere the plain conv of the repeated x."""
+    if x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        return _RepeatedDepthwiseFn.apply(x, weight, copies, (stride,) * 2, (padding,) * 2, (dilation,) * 2)
+    return F.conv2d(repeat_channels(x, copies), weight, None, stride, padding, dilation, weight.shape[0])
 
 
 def _fast(module, x: torch.Tensor) -> bool:
@@ -139,4 +270,4 @@ def depthwise_conv3d(x: torch.Tensor, weight: torch.Tensor, stride, padding, dil
     return F.conv3d(x, weight, None, stride, padding, dilation, weight.shape[0])
 
 
-__all__ = ["DepthwiseConv2d", "DepthwiseConv3d", "depthwise_conv3d"]
+__all__ = ["DepthwiseConv2d", "DepthwiseConv3d", "depthwise_conv3d", "input_grad", "repeated_depthwise", "weight_grad"]

@@ -4,8 +4,6 @@
   elsewhere (Single-Path NAS's superkernel trick): a 3×3 sits in the middle of a 5×5, and a 3×3 of
   dilation 2 is a 5×5 with holes. It is rebuilt from the small parameters at every call, so the zero
   taps are constants: they get no gradient and never change.
-- :func:`depthwise_conv`: a depthwise conv over stacked channels, with the CPU backward of
-  :mod:`.depthwise`.
 - :func:`stacked_batch_norm`: the BNs of several ops as one BN over their stacked channels. BN
   normalizes each channel on its own, so this is exact; the running statistics still live in (and
   are written back to) each op's own ``BatchNorm`` module.
@@ -19,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .depthwise import _DepthwiseConvFn
 
 
 def embed_kernel(weight: torch.Tensor, size: int, dilation: int = 1) -> torch.Tensor:
@@ -40,19 +37,13 @@ def embed_kernel(weight: torch.Tensor, size: int, dilation: int = 1) -> torch.Te
     return big
 
 
-def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, dilation: int = 1) -> torch.Tensor:
-    """Depthwise conv of x (N, G, H, W) by weight (G, 1, k, k): on the CPU with autograd, the
-    backward of :class:`~sdas_lib.ops.depthwise.DepthwiseConv2d`; elsewhere ``F.conv2d``."""
-    if x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        return _DepthwiseConvFn.apply(x, weight, (stride, stride), (padding, padding), (dilation, dilation))
-    return F.conv2d(x, weight, None, stride, padding, dilation, weight.shape[0])
-
-
-def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm]) -> torch.Tensor:
+def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm], scale: torch.Tensor | None = None) -> torch.Tensor:
     """``torch.cat([bn(part) for bn, part in zip(bns, x.split(C, 1))], 1)`` as one BN (N, len(bns)·C, ...).
 
     In train mode each module's running statistics and batch count move exactly as if it had run on
-    its own slice; in eval mode its running statistics normalize its slice.
+    its own slice; in eval mode its running statistics normalize its slice. ``scale`` (len(bns)·C,),
+    if given, multiplies each output channel: BN's own affine weight, applied by the same call (the
+    modules themselves are non-affine; the fused path passes its mixing coefficients, Eq. 2).
     """
     bn0 = bns[0]
     training = bn0.training
@@ -63,15 +54,16 @@ def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._Batc
     if same and training and bn0.momentum is None:  # cumulative average: every module at the same count
         same = len({int(b.num_batches_tracked) for b in bns}) == 1
     if not same:  # mixed settings: one module at a time, still exact
-        return torch.cat([b(part) for b, part in zip(bns, x.split(bn0.num_features, 1))], 1)
+        y = torch.cat([b(part) for b, part in zip(bns, x.split(bn0.num_features, 1))], 1)
+        return y if scale is None else y * scale.reshape(-1, *[1] * (x.dim() - 2))
     means = [b.running_mean for b in bns]
     variances = [b.running_var for b in bns]
     rm, rv = torch.cat(means), torch.cat(variances)
     if not training:
-        return F.batch_norm(x, rm, rv, None, None, False, 0.0, bn0.eps)
+        return F.batch_norm(x, rm, rv, scale, None, False, 0.0, bn0.eps)
     torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
     momentum = 1.0 / float(bn0.num_batches_tracked) if bn0.momentum is None else bn0.momentum
-    y = F.batch_norm(x, rm, rv, None, None, True, momentum, bn0.eps)  # updates rm and rv in place
+    y = F.batch_norm(x, rm, rv, scale, None, True, momentum, bn0.eps)  # updates rm and rv in place
     with torch.no_grad():
         torch._foreach_copy_(means, list(rm.split(bn0.num_features)))
         torch._foreach_copy_(variances, list(rv.split(bn0.num_features)))
@@ -92,11 +84,14 @@ def shared_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._Batch
         return y.view(x.shape[0], n, C, *x.shape[2:])
     torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
     m = 1.0 / float(bn0.num_batches_tracked) if bn0.momentum is None else bn0.momentum
+    # One BN call gives the output and the batch statistics: buffers at momentum 1 take the batch mean
+    # and unbiased variance (a separate var_mean costs more than the BN itself).
+    mean, var = x.new_zeros(C), x.new_ones(C)
+    y = F.batch_norm(x, mean, var, None, None, True, 1.0, bn0.eps)
     with torch.no_grad():
-        var, mean = torch.var_mean(x, dim=[0, *range(2, x.dim())], correction=1)
         torch._foreach_lerp_([b.running_mean for b in bns], [mean] * n, m)
         torch._foreach_lerp_([b.running_var for b in bns], [var] * n, m)
-    return F.batch_norm(x, None, None, None, None, True, 0.0, bn0.eps).unsqueeze(1)
+    return y.unsqueeze(1)
 
 
-__all__ = ["embed_kernel", "depthwise_conv", "stacked_batch_norm", "shared_batch_norm"]
+__all__ = ["embed_kernel", "stacked_batch_norm", "shared_batch_norm"]
