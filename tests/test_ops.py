@@ -113,3 +113,28 @@ def test_a_depthwise_conv_of_a_repeated_input_has_the_plain_convs_gradients(kern
     torch.testing.assert_close(x1.grad, x2.grad)
     torch.testing.assert_close(w1.grad, w2.grad)
     assert w1.grad.abs().max() > 1 and x1.grad.abs().max() > 0.1
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+@pytest.mark.parametrize("kernel,stride,dilation", [(5, 1, 1), (5, 1, 2), (3, 1, 2), (5, 2, 2), (5, 2, 1)])
+@pytest.mark.parametrize("copies", [1, 3])
+def test_kernels_cropped_to_small_maps_compute_the_full_conv(size, kernel, stride, dilation, copies):
+    """Taps that meet only padding are cut (crop_kernel); outputs and both gradients stay the plain
+    conv's, with and without autograd."""
+    from sdas_lib.ops.depthwise import crop_kernel, repeated_depthwise
+
+    torch.manual_seed(0)
+    pad = dilation * (kernel - 1) // 2
+    x = torch.randn(3, 4, size, size, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(copies * 4, 1, kernel, kernel, dtype=torch.float64, requires_grad=True)
+    cut = crop_kernel(w, (size, size), (stride,) * 2, (pad,) * 2, (dilation,) * 2)[2]
+    if size == 1:
+        assert cut == ((kernel - 1) // 2,) * 2  # a 1×1 map meets the centre tap only
+    got = repeated_depthwise(x, w, copies, stride, pad, dilation)
+    want = torch.nn.functional.conv2d(x.repeat(1, copies, 1, 1), w, None, stride, pad, dilation, copies * 4)
+    torch.testing.assert_close(got, want)
+    with torch.no_grad():
+        torch.testing.assert_close(repeated_depthwise(x, w, copies, stride, pad, dilation), want)
+    g = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad(got, (x, w), g), torch.autograd.grad(want, (x, w), g)):
+        torch.testing.assert_close(a, b)

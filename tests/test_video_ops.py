@@ -388,3 +388,36 @@ def test_depthwise_conv3d_gradients_equal_autograds_of_the_plain_conv(kernel, st
         assert fast.weight.grad.abs().max() > 1
     else:
         assert fast.weight.grad is None
+
+
+@pytest.mark.parametrize("kernel,stride,dilation", [((1, 5, 5), (1, 1, 1), (1, 1, 1)), ((1, 3, 3), (1, 1, 1), (1, 2, 2)), ((3, 1, 1), (1, 1, 1), (1, 1, 1))])
+@pytest.mark.parametrize("weight_grad", [True, False, None])  # w step, α/β step, no autograd (evaluation)
+def test_depthwise_conv3d_on_1x1_maps_cuts_the_taps_that_meet_only_padding(kernel, stride, dilation, weight_grad):
+    """The video net's last cells see 1×1 maps, where oneDNN runs a 1×5×5 kernel very slowly: the
+    kernel is cropped to the taps that meet the input (the centre), with the plain conv's results."""
+    from sdas_lib.ops.depthwise import DepthwiseConv3d, crop_kernel
+
+    torch.manual_seed(0)
+    pad = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
+    fast = DepthwiseConv3d(6, kernel, stride, pad, dilation)
+    plain = torch.nn.Conv3d(6, 6, kernel, stride, pad, dilation=dilation, groups=6, bias=False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 6, 2, 1, 1).contiguous(memory_format=torch.channels_last_3d)
+    cut = crop_kernel(fast.weight, x.shape[2:], stride, pad, dilation)[2]
+    assert cut == (0, (kernel[1] - 1) // 2, (kernel[2] - 1) // 2)  # 2 frames: every temporal tap meets one
+    if weight_grad is None:
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), plain(x))
+        return
+    fast.weight.requires_grad_(weight_grad)
+    plain.weight.requires_grad_(weight_grad)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = fast(x1), plain(x2)
+    torch.testing.assert_close(y1, y2)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    if weight_grad:
+        torch.testing.assert_close(fast.weight.grad, plain.weight.grad)
+        assert fast.weight.grad.abs().sum() > 0

@@ -52,20 +52,51 @@ class _DepthwiseConvFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, stride: tuple, padding: tuple, dilation: tuple):
+        weight, padding, cut = crop_kernel(weight, x.shape[2:], stride, padding, dilation)
         ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding, dilation)
+        ctx.conf = (stride, padding, dilation, cut)
         return _CONV[len(stride)](x, weight, None, stride, padding, dilation, weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        s, p, d = ctx.conf
+        s, p, d, cut = ctx.conf
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = input_grad(grad, weight, x.shape[2:], s, p, d)
         if ctx.needs_input_grad[1]:
-            grad_w = weight_grad(x, grad, weight.shape[2:], s, p, d)
+            grad_w = _uncrop(weight_grad(x, grad, weight.shape[2:], s, p, d), cut)
         return grad_x, grad_w, None, None, None
+
+
+def crop_kernel(weight: torch.Tensor, size, s: tuple, p: tuple, d: tuple) -> tuple[torch.Tensor, tuple, tuple]:
+    """The kernel without the outer taps that meet only padding on an input of spatial ``size``:
+    (weight's central view, its padding, the taps cut from each end per dimension). The output is
+    the same; the gradient of a cut tap is exactly 0. A 5×5 kernel on a 1×1 map (the video net's last
+    cells) is a 1×1 one: oneDNN runs 5×5 kernels on 1×1 and 2×2 maps very slowly (128×256×1×1: 8 ms,
+    where the 1×1 takes a fraction of a millisecond)."""
+    k = weight.shape[2:]
+    cut = []
+    for n, ki, si, pi, di in zip(size, k, s, p, d):
+        out = (n + 2 * pi - di * (ki - 1) - 1) // si + 1
+        low = sum(1 for i in range(ki) if di * i - pi < -si * (out - 1))  # windows never reach x's start
+        high = sum(1 for i in range(ki) if di * i - pi > n - 1)  # nor its end
+        cut.append(min(low, high, pi // di, (ki - 1) // 2))
+    if not any(cut):
+        return weight, p, tuple(cut)
+    view = weight[(..., *(slice(c, ki - c) for c, ki in zip(cut, k)))]
+    return view, tuple(pi - di * c for pi, di, c in zip(p, d, cut)), tuple(cut)
+
+
+def _uncrop(grad_w: torch.Tensor, cut: tuple) -> torch.Tensor:
+    """A cropped kernel's gradient, zeros restored for the cut taps."""
+    return F.pad(grad_w, [c for c in reversed(cut) for _ in (0, 1)]) if any(cut) else grad_w
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor, s: tuple, p: tuple, d: tuple) -> torch.Tensor:
+    """The plain depthwise conv (no custom backward), its kernel cropped (:func:`crop_kernel`)."""
+    weight, p, _ = crop_kernel(weight, x.shape[2:], s, p, d)
+    return _CONV[len(s)](x, weight, None, s, p, d, weight.shape[0])
 
 
 def input_grad(grad: torch.Tensor, weight: torch.Tensor, size, s: tuple, p: tuple, d: tuple) -> torch.Tensor:
@@ -130,8 +161,9 @@ def weight_grad(x: torch.Tensor, grad: torch.Tensor, k, s: tuple, p: tuple, d: t
     multiplier) is slow on small maps, so the sum is written by the size of the gradient's map
     (timed alone, 5×5 kernels, 8 copies unless said):
 
-    - ≤ 16 positions (4×4): C groups of N channels, the sum over n inside the conv
-      (64×32×4×4: 0.7 ms against 2.1, and 1.4 against 9.9 at dilation 2);
+    - ≤ 16 positions (4×4), or a strided conv: C groups of N channels, the sum over n inside the
+      conv (64×32×4×4: 0.7 ms against 2.1, and 1.4 against 9.9 at dilation 2; 64×16×16×16 at
+      stride 2: 2.6 ms against 6.3);
     - ≤ 64 (8×8): x repeated (one output per group, the plain depthwise kernel; 64×16×8×8 with
       4 copies: 0.7 ms against 2.2);
     - larger: the channel multiplier (64×16×16×16: 9.3 ms, against 12 with x repeated and 24 grouped).
@@ -142,7 +174,7 @@ def weight_grad(x: torch.Tensor, grad: torch.Tensor, k, s: tuple, p: tuple, d: t
     N, C = x.shape[:2]
     S, conv = grad.shape[2:], _CONV[len(s)]
     crop = (..., *(slice(0, ki) for ki in k))
-    if copies > 1 and math.prod(S) <= 16:  # C groups of N channels: the conv sums over n
+    if copies > 1 and (math.prod(S) <= 16 or max(s) > 1):  # C groups of N channels: the conv sums over n
         g = grad.reshape(N, copies, C, *S).permute(2, 1, 0, *range(3, 3 + len(S))).reshape(C * copies, N, *S)
         corr = conv(x.transpose(0, 1).reshape(1, C * N, *x.shape[2:]), g, None, d, p, s, C)
         return corr[crop].reshape(C, copies, *k).transpose(0, 1).reshape(copies * C, 1, *k)
@@ -162,14 +194,15 @@ class _RepeatedDepthwiseFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, copies: int, stride: tuple, padding: tuple, dilation: tuple):
+        weight, padding, cut = crop_kernel(weight, x.shape[2:], stride, padding, dilation)
         ctx.save_for_backward(x, weight)
-        ctx.conf = (copies, stride, padding, dilation)
+        ctx.conf = (copies, stride, padding, dilation, cut)
         return _CONV[len(stride)](repeat_channels(x, copies), weight, None, stride, padding, dilation, weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        m, s, p, d = ctx.conf
+        m, s, p, d, cut = ctx.conf
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             g = input_grad(grad, weight, x.shape[2:], s, p, d)  # (N, m·C, ...)
@@ -179,7 +212,7 @@ class _RepeatedDepthwiseFn(torch.autograd.Function):
             else:
                 grad_x = g.reshape(x.shape[0], m, *x.shape[1:]).sum(1)
         if ctx.needs_input_grad[1]:
-            grad_w = weight_grad(x, grad, weight.shape[2:], s, p, d, m)
+            grad_w = _uncrop(weight_grad(x, grad, weight.shape[2:], s, p, d, m), cut)
         return grad_x, grad_w, None, None, None, None
 
 
@@ -197,7 +230,7 @@ def repeated_depthwise(x: torch.Tensor, weight: torch.Tensor, copies: int, strid
     on the CPU with autograd the backward above; elsewhere the plain conv of the repeated x."""
     if x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
         return _RepeatedDepthwiseFn.apply(x, weight, copies, (stride,) * 2, (padding,) * 2, (dilation,) * 2)
-    return F.conv2d(repeat_channels(x, copies), weight, None, stride, padding, dilation, weight.shape[0])
+    return _conv(repeat_channels(x, copies), weight, (stride,) * 2, (padding,) * 2, (dilation,) * 2)
 
 
 def _fast(module, x: torch.Tensor) -> bool:
@@ -212,7 +245,7 @@ class DepthwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _fast(self, x):
-            return super().forward(x)
+            return _conv(x, self.weight, self.stride, self.padding, self.dilation)
         return _DepthwiseConvFn.apply(x, self.weight, self.stride, self.padding, self.dilation)
 
 
@@ -241,7 +274,7 @@ class DepthwiseConv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _fast(self, x):
-            return super().forward(x)
+            return _conv(x, self.weight, self.stride, self.padding, self.dilation)
         return depthwise_conv3d(x, self.weight, self.stride, self.padding, self.dilation)
 
 
@@ -251,7 +284,7 @@ def depthwise_conv3d(x: torch.Tensor, weight: torch.Tensor, stride, padding, dil
     path (:mod:`sdas_lib.nets.fused_video`) runs its stacked kernels through it."""
     stride, padding, dilation = tuple(stride), tuple(padding), tuple(dilation)
     if not (x.device.type == "cpu" and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
-        return F.conv3d(x, weight, None, stride, padding, dilation, weight.shape[0])
+        return _conv(x, weight, stride, padding, dilation)
     if weight.requires_grad:
         return _DepthwiseConvFn.apply(x, weight, stride, padding, dilation)
     kt, kh, kw = weight.shape[2:]
@@ -267,7 +300,7 @@ def depthwise_conv3d(x: torch.Tensor, weight: torch.Tensor, stride, padding, dil
         N, C, T, H, W = x.shape
         y = _DepthwiseConvFn.apply(x.reshape(N, C, T, H * W), weight[..., 0], (st, 1), (pt, 0), (dt, 1))
         return y.reshape(N, C, y.shape[2], H, W)
-    return F.conv3d(x, weight, None, stride, padding, dilation, weight.shape[0])
+    return _conv(x, weight, stride, padding, dilation)
 
 
 __all__ = ["DepthwiseConv2d", "DepthwiseConv3d", "depthwise_conv3d", "input_grad", "repeated_depthwise", "weight_grad"]
