@@ -15,7 +15,9 @@ one node x (N, C, T, H, W) with one stride, the conv ops' applications (ReLU -> 
 - **one grouped pointwise conv** (a batched matrix product) and **one BN** over the stacked channels;
 - the pools once each (same input, same stride), then their BNs together; the identity, or each
   edge's 3D factorized reduction; the channel-wise scale and bias (Oadv) per edge;
-- the mixing (Eq. 2) as weighted reductions over the stacked outputs.
+- the mixing (Eq. 2): each conv op's last BN scales its output by the op's coefficient
+  softmax(α)·sigmoid(β) in the BN call (BN's own per-channel weight, as in the image path), and the
+  ops of an edge are summed; the other ops are added with their coefficients.
 
 Both depthwise stacks go through :func:`~sdas_lib.ops.depthwise.depthwise_conv3d`, the routing of the
 reference's :class:`~sdas_lib.ops.depthwise.DepthwiseConv3d` (3D in the w step, as 2D views in the
