@@ -352,6 +352,18 @@ def test_relu_conv_bn_3d_is_the_cell_input_preprocessing_block():
         ReLUConvBN3d(6, 4, (1, 1), 1, 0, affine=True)
 
 
+def outputs_and_input_grads(fast, plain, x):
+    """Both modules on their own copies of x: the outputs must match; then the backward of one random
+    weighting of the output through each, whose input gradients it returns (fast's, plain's)."""
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = fast(x1), plain(x2)
+    torch.testing.assert_close(y1, y2)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    return x1.grad, x2.grad
+
+
 @pytest.mark.parametrize("kernel,stride,dilation", [
     ((1, 3, 3), (1, 1, 1), (1, 1, 1)),  # the 1×k×k spatial branch
     ((3, 1, 1), (1, 1, 1), (2, 1, 1)),  # the dilated temporal branch
@@ -375,14 +387,9 @@ def test_depthwise_conv3d_gradients_equal_autograds_of_the_plain_conv(kernel, st
     x = torch.randn(3, 6, 5, 9, 9)  # T = 5: odd, as strided frames may leave
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y1, y2 = fast(x1), plain(x2)
-    torch.testing.assert_close(y1, y2)
-    g = torch.randn_like(y1)
-    (y1 * g).sum().backward()
-    (y2 * g).sum().backward()
-    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
-    assert x1.grad.abs().max() > 0.1  # real gradients, not zeros on both sides
+    gx1, gx2 = outputs_and_input_grads(fast, plain, x)
+    torch.testing.assert_close(gx1, gx2, rtol=1e-5, atol=1e-5)
+    assert gx1.abs().max() > 0.1  # real gradients, not zeros on both sides
     if weight_grad:
         torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
         assert fast.weight.grad.abs().max() > 1
@@ -411,13 +418,7 @@ def test_depthwise_conv3d_on_1x1_maps_cuts_the_taps_that_meet_only_padding(kerne
         return
     fast.weight.requires_grad_(weight_grad)
     plain.weight.requires_grad_(weight_grad)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y1, y2 = fast(x1), plain(x2)
-    torch.testing.assert_close(y1, y2)
-    g = torch.randn_like(y1)
-    (y1 * g).sum().backward()
-    (y2 * g).sum().backward()
-    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(*outputs_and_input_grads(fast, plain, x))
     if weight_grad:
         torch.testing.assert_close(fast.weight.grad, plain.weight.grad)
         assert fast.weight.grad.abs().sum() > 0
