@@ -6,10 +6,10 @@ gradient 5 ms; in a tiny video supernet the conv backward was 70% of an iteratio
 are convolutions themselves:
 
 - input gradient (:func:`input_grad`), stride 1: the same depthwise conv of the output gradient
-  with the kernel flipped and padding d·(k−1)−p per dimension (a transposed conv). Strided and
-  undilated: ``conv_transpose``. Strided and dilated (dil convs in reduction cells), where oneDNN's
-  transposed and backward kernels are both slow (64×32×16×16, 5×5, dilation 2, stride 2,
-  channels-last: 10 ms): the gradient spread onto the input's grid, then the stride-1 conv (0.7 ms);
+  with the kernel flipped and padding d·(k−1)−p per dimension (a transposed conv). A stride equal
+  to the dilation (the dil convs of reduction cells) reads only x[::d], whose gradient is then a
+  stride-1 conv. Other strided convs: ``conv_transpose``, or, where they are dilated too and
+  oneDNN's kernels are slow, the gradient spread onto the input's grid and the stride-1 conv;
 - weight gradient (:func:`weight_grad`): a correlation of the padded input with the output
   gradient, per (sample, channel),
 
@@ -18,6 +18,9 @@ are convolutions themselves:
   (and the same with a third index for 3D): one conv with N·C groups (x as a 1-sample batch of
   N·C channels, padded by the conv itself, g as N·C kernels dilated by the stride s, sampled with
   stride d), summed over n.
+
+Every kernel is first cropped to the taps that meet the input (:func:`crop_kernel`: on the 1×1
+maps of the video nets' last cells a 5×5 kernel is its centre tap).
 
 The fused supernet path convolves one input repeated over several channel blocks
 (:func:`repeated_depthwise`): its backward sums the input gradient over the blocks and correlates
