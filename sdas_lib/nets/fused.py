@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops.depthwise import repeated_depthwise
-from ..ops.stacked import embed_kernel, shared_batch_norm, stacked_batch_norm
+from ..ops.stacked import block_scale, embed_kernel, shared_batch_norm, stacked_batch_norm
 
 FUSED_OP_SETS = ("o2d", "video_o2d", "video_o3d", "video_oadv")
 """Op sets whose searches run fused: every op set (the video ones: :mod:`sdas_lib.nets.fused_video`).
@@ -60,11 +60,6 @@ def _nhwc(y: torch.Tensor, *blocks: int) -> torch.Tensor:
     """y (N, K·C, H, W) as (N, H, W, *blocks, C): a view when y is channels-last (its channels innermost)."""
     N, _, H, W = y.shape
     return y.permute(0, 2, 3, 1).reshape(N, H, W, *blocks, -1)
-
-
-def _channel_scale(c: torch.Tensor, C: int) -> torch.Tensor:
-    """Coefficients c (n, m) as one scale per channel of an op-major stack (N, m·n·C, ...): (m·n·C,)."""
-    return c.t().reshape(-1, 1).expand(-1, C).reshape(-1)
 
 
 def _scale(c: torch.Tensor) -> torch.Tensor:
@@ -112,13 +107,13 @@ def mixed_o2d_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.Te
     k = cat([embed_kernel(cat([m[1].weight for m in dil3]), 5), cat([m[1].weight for m in dil5])])
     yd = F.conv2d(repeated_depthwise(r, k, 2 * n, s, 4, 2), cat([m[2].weight for m in dils]), groups=2 * n)
     # Eq. 2's coefficients scale the BN outputs in the BN call itself (its affine weight)
-    yd = stacked_batch_norm(yd, [m[3] for m in dils], _channel_scale(coefs[:, 5:7], C))
+    yd = stacked_batch_norm(yd, [m[3] for m in dils], block_scale(coefs[:, 5:7], C))
 
     # Stage 2: the second halves of sep3 and sep5, stride 1.
     seconds = [m[1] for m in sep3] + [m[1] for m in sep5]
     k = cat([embed_kernel(cat([m[1].weight for m in seconds[:n]]), 5), cat([m[1].weight for m in seconds[n:]])])
     y2 = F.conv2d(repeated_depthwise(F.relu(y1), k, 1, 1, 2), cat([m[2].weight for m in seconds]), groups=2 * n)
-    y2 = stacked_batch_norm(y2, [m[3] for m in seconds], _channel_scale(coefs[:, 3:5], C))
+    y2 = stacked_batch_norm(y2, [m[3] for m in seconds], block_scale(coefs[:, 3:5], C))
 
     (a, b), (c, e) = _nhwc(y2, 2, n).unbind(3), _nhwc(yd, 2, n).unbind(3)
     out = a + b + c + e  # the four conv ops, mixed: (N, H', W', n, C)

@@ -40,8 +40,8 @@ from torch import nn
 
 from ..ops.blocks3d import DilConv3d, DilSep3dConv, Sep3dConv, SepConv3d
 from ..ops.depthwise import depthwise_conv3d
-from ..ops.stacked import embed_kernel, shared_batch_norm, stacked_batch_norm
-from .fused import _channel_scale, grouped_pointwise
+from ..ops.stacked import block_scale, embed_kernel, shared_batch_norm, stacked_batch_norm
+from .fused import grouped_pointwise
 
 VIDEO_OPS_HANDLED = ("video_o2d", "video_o3d", "video_oadv")  # all fused in searches (fused.FUSED_OP_SETS)
 SPATIAL_SIZE = 5  # the spatial stack's kernel: 1×5×5
@@ -155,13 +155,13 @@ def mixed_video_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.
     first = [apps[o][k][0] for o in order for k in range(n)]
     C = x.shape[1]
     # Eq. 2's coefficients scale the last BN of each conv op in the BN call (ops applied twice go on: 1)
-    scale = torch.cat([coefs.new_ones(len(twice) * n * C), _channel_scale(coefs[:, once], C)])
+    scale = torch.cat([coefs.new_ones(len(twice) * n * C), block_scale(coefs[:, once], C)])
     y1 = _stage(r.repeat(1, len(first), 1, 1, 1), first, stride, scale)  # (N, |order|·n·C, T', H', W')
     y1_twice, y1_once = y1.split([len(twice) * n * C, len(once) * n * C], 1)
     out = None
     if twice:
         second = [apps[o][k][1] for o in twice for k in range(n)]
-        y2 = _stage(torch.relu(y1_twice), second, (1, 1, 1), _channel_scale(coefs[:, twice], C))
+        y2 = _stage(torch.relu(y1_twice), second, (1, 1, 1), block_scale(coefs[:, twice], C))
         out = _sum_ops(y2, len(twice), n)
     if once:
         m = _sum_ops(y1_once, len(once), n)

@@ -6,7 +6,10 @@
   taps are constants: they get no gradient and never change.
 - :func:`stacked_batch_norm`: the BNs of several ops as one BN over their stacked channels. BN
   normalizes each channel on its own, so this is exact; the running statistics still live in (and
-  are written back to) each op's own ``BatchNorm`` module.
+  are written back to) each op's own ``BatchNorm`` module. An optional per-channel ``scale`` (BN's
+  affine weight, in the same call) carries the fused path's mixing coefficients
+  (:func:`block_scale`).
+- :func:`shared_batch_norm`: several BNs that read the same input (the pools' BNs).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 
 
 def embed_kernel(weight: torch.Tensor, size: int, dilation: int = 1) -> torch.Tensor:
@@ -35,6 +37,12 @@ def embed_kernel(weight: torch.Tensor, size: int, dilation: int = 1) -> torch.Te
     big = weight.new_zeros(C, 1, size, size)
     big[:, :, off : off + span : dilation, off : off + span : dilation] = weight  # zeros stay constants
     return big
+
+
+def block_scale(c: torch.Tensor, C: int) -> torch.Tensor:
+    """Coefficients c (n, m) as one scale per channel of an op-major stack (N, m·n·C, ...): (m·n·C,),
+    the ``scale`` of :func:`stacked_batch_norm` (block o·n + e, C channels each, takes c[e, o])."""
+    return c.t().reshape(-1, 1).expand(-1, C).reshape(-1)
 
 
 def stacked_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm], scale: torch.Tensor | None = None) -> torch.Tensor:
@@ -94,4 +102,4 @@ def shared_batch_norm(x: torch.Tensor, bns: Sequence[nn.modules.batchnorm._Batch
     return y.unsqueeze(1)
 
 
-__all__ = ["embed_kernel", "stacked_batch_norm", "shared_batch_norm"]
+__all__ = ["block_scale", "embed_kernel", "stacked_batch_norm", "shared_batch_norm"]
