@@ -22,6 +22,7 @@ test-fast: setup
 figures: setup
 	.venv/bin/python benchmarks/supernet_iteration.py --rounds 9 --profile
 	.venv/bin/python benchmarks/search_cost.py --threads 1
+	.venv/bin/python benchmarks/course_search_paths.py
 	.venv/bin/python benchmarks/tiny_decisions.py
 	.venv/bin/python benchmarks/distributed.py
 

@@ -12,7 +12,8 @@ from sdas_lib.core.layout import image_layout, video_layout
 from sdas_lib.core.space import IMAGE_SPACE, video_space
 from sdas_lib.errors import SdasError
 from sdas_lib.nets import fused as fused_module
-from sdas_lib.nets.fused import O2D_ORDER, grouped_pointwise
+from sdas_lib.nets.fused import O2D_ORDER
+from sdas_lib.nets.fused_video import grouped_pointwise
 from sdas_lib.nets.supernet import SearchNetwork
 from sdas_lib.ops import get_op_set
 from sdas_lib.ops.depthwise import repeated_depthwise

@@ -63,7 +63,9 @@ def test_mixed_edge_with_one_hot_weights_equals_the_single_op(col):
     torch.testing.assert_close(mixed, single)
 
 
-@pytest.mark.parametrize("kernel,stride,dilation,size", [(3, 1, 1, 9), (5, 1, 1, 8), (3, 1, 2, 16), (5, 2, 2, 16), (3, 2, 1, 7), (5, 2, 2, 7)])
+# (5, 2, 2, ·): stride equal to the dilation (the subsampled input gradient); (3, 2, 3, 11): strided
+# and dilated otherwise (the gradient spread onto the input's grid); (3, 2, 1, 7): conv_transpose.
+@pytest.mark.parametrize("kernel,stride,dilation,size", [(3, 1, 1, 9), (5, 1, 1, 8), (3, 1, 2, 16), (5, 2, 2, 16), (3, 2, 1, 7), (5, 2, 2, 7), (3, 2, 3, 11)])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_depthwise_conv_gradients_equal_autograds_of_the_plain_conv(kernel, stride, dilation, size, channels_last):
     from sdas_lib.ops.depthwise import DepthwiseConv2d

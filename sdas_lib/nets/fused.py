@@ -67,18 +67,6 @@ def _scale(c: torch.Tensor) -> torch.Tensor:
     return c.reshape(1, 1, 1, -1, 1)
 
 
-def grouped_pointwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``F.conv2d(x, weight, groups=G)`` for 1×1 kernels weight (G·C_out, C, 1, 1) on x (N, G·C, H, W),
-    as one batched matrix product, for stacks laid out NCHW (the video path's): there oneDNN's grouped
-    1×1 convs are many times slower at these sizes. On NHWC stacks (the O2D path's) oneDNN's grouped
-    conv is as fast, and the product would need a copy to NCHW first, so the O2D path calls the conv.
-    The same for clips: 1×1×1 kernels (G·C_out, C, 1, 1, 1) on x (N, G·C, T, H, W)."""
-    N, S = x.shape[0], x.shape[2:]
-    G = x.shape[1] // weight.shape[1]
-    y = torch.matmul(weight.view(G, -1, weight.shape[1]), x.reshape(N, G, x.shape[1] // G, -1))  # (N, G, C_out, H·W)
-    return y.view(N, -1, *S)
-
-
 def mixed_o2d_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.Tensor) -> list[torch.Tensor]:
     """Σ_o coefs[k, o] · o_k(x) for each of the n mixed O2D edges ``edges`` reading x: n tensors (N, C, H', W').
 

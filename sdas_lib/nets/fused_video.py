@@ -41,7 +41,6 @@ from torch import nn
 from ..ops.blocks3d import DilConv3d, DilSep3dConv, Sep3dConv, SepConv3d
 from ..ops.depthwise import depthwise_conv3d
 from ..ops.stacked import block_scale, embed_kernel, shared_batch_norm, stacked_batch_norm
-from .fused import grouped_pointwise
 
 VIDEO_OPS_HANDLED = ("video_o2d", "video_o3d", "video_oadv")  # all fused in searches (fused.FUSED_OP_SETS)
 SPATIAL_SIZE = 5  # the spatial stack's kernel: 1×5×5
@@ -91,6 +90,18 @@ def _embed_1d(conv: nn.Module, size: int) -> torch.Tensor:
     big = w.new_zeros(w.shape[0], 1, size, 1, 1)
     big[:, :, off : off + span : d] = w  # zeros stay constants: no gradient
     return big
+
+
+def grouped_pointwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(x, weight, groups=G)`` for 1×1 kernels weight (G·C_out, C, 1, 1) on x (N, G·C, H, W),
+    as one batched matrix product, for stacks laid out NCHW (this path's): there oneDNN's grouped
+    1×1 convs are many times slower at these sizes. On NHWC stacks (the O2D path's, :mod:`.fused`)
+    oneDNN's grouped conv is as fast, and the product would need a copy to NCHW first.
+    The same for clips: 1×1×1 kernels (G·C_out, C, 1, 1, 1) on x (N, G·C, T, H, W)."""
+    N, S = x.shape[0], x.shape[2:]
+    G = x.shape[1] // weight.shape[1]
+    y = torch.matmul(weight.view(G, -1, weight.shape[1]), x.reshape(N, G, x.shape[1] // G, -1))  # (N, G, C_out, H·W)
+    return y.view(N, -1, *S)
 
 
 def _stage(xs: torch.Tensor, apps: Sequence[tuple], stride, scale: torch.Tensor | None = None) -> torch.Tensor:
@@ -178,4 +189,4 @@ def mixed_video_edges(x: torch.Tensor, edges: Sequence[nn.Module], coefs: torch.
     return out
 
 
-__all__ = ["VIDEO_OPS_HANDLED", "mixed_video_edges"]
+__all__ = ["VIDEO_OPS_HANDLED", "grouped_pointwise", "mixed_video_edges"]
